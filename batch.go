@@ -1,0 +1,134 @@
+package corral
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+)
+
+// GetMany reads several keys, in one round trip where the store allows
+// ([BatchGetter]), and decodes each value found into dst, a map with string
+// keys (map[string]T, or a pointer to one, which is made when nil). Keys that
+// are absent, or whose value does not decode into T, are left out of dst.
+func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
+	m, err := mapOf(dst, "GetMany", false)
+	if err != nil {
+		return err
+	}
+	sks := make([]string, len(keys))
+	for i, k := range keys {
+		if sks[i], err = c.key(k); err != nil {
+			return err
+		}
+	}
+	got, err := c.getMany(ctx, sks)
+	if err != nil {
+		return c.failed("get_many", keys[0], err)
+	}
+	kt, vt := m.Type().Key(), m.Type().Elem()
+	for i, sk := range sks {
+		data, ok := got[sk]
+		if !ok {
+			c.stats.misses.Add(1)
+			continue
+		}
+		v := reflect.New(vt)
+		if !c.decode(ctx, sk, data, v.Interface()) {
+			c.stats.misses.Add(1)
+			continue
+		}
+		m.SetMapIndex(reflect.ValueOf(keys[i]).Convert(kt), v.Elem())
+		c.stats.hits.Add(1)
+	}
+	return nil
+}
+
+func (c *Cache) getMany(ctx context.Context, sks []string) (map[string][]byte, error) {
+	if len(sks) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	if bg, ok := c.store.(BatchGetter); ok {
+		return bg.GetMany(ctx, sks)
+	}
+	got := make(map[string][]byte, len(sks))
+	for _, sk := range sks {
+		data, err := c.store.Get(ctx, sk)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			got[sk] = data
+		}
+	}
+	return got, nil
+}
+
+// SetMany stores every entry of items, a map with string keys (for example
+// map[string]any or map[string]T), all with one ttl, in one round trip where
+// the store allows ([BatchSetter]).
+func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error {
+	m, err := mapOf(items, "SetMany", true)
+	if err != nil || m.Len() == 0 {
+		return err
+	}
+	ttl, keep := c.ttl(ttl)
+	enc := make(map[string][]byte, m.Len())
+	var first string
+	for it := m.MapRange(); it.Next(); {
+		k := it.Key().String()
+		sk, err := c.key(k)
+		if err != nil {
+			return err
+		}
+		if enc[sk], err = c.encode(k, it.Value().Interface()); err != nil {
+			return err
+		}
+		first = k
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	switch bs, ok := c.store.(BatchSetter); {
+	case !keep:
+		sks := make([]string, 0, len(enc))
+		for sk := range enc {
+			sks = append(sks, sk)
+		}
+		err = c.store.Delete(ctx, sks...)
+	case ok:
+		err = bs.SetMany(ctx, enc, ttl)
+	default:
+		for sk, data := range enc {
+			if err = c.store.Set(ctx, sk, data, ttl); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return c.failed("set_many", first, err)
+	}
+	return nil
+}
+
+// mapOf returns the map v holds (v a map with string keys, or a pointer to
+// one, which it makes when nil). A nil map is an error unless readOnly.
+func mapOf(v any, op string, readOnly bool) (reflect.Value, error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.Map {
+		if rv.Elem().IsNil() {
+			rv.Elem().Set(reflect.MakeMap(rv.Elem().Type()))
+		}
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String {
+		return reflect.Value{}, fmt.Errorf("corral: %s wants a map with string keys, not %T", op, v)
+	}
+	if rv.IsNil() && !readOnly {
+		return reflect.Value{}, fmt.Errorf("corral: %s: nil %T (pass a pointer to it)", op, v)
+	}
+	return rv, nil
+}

@@ -1,0 +1,347 @@
+package corral
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// NoExpiration, passed as a TTL, stores a value that never expires. A TTL of
+// 0 means the cache's default TTL (see [WithDefaultTTL]); any other negative
+// TTL means the value is already expired, so it is deleted instead of stored.
+const NoExpiration time.Duration = -1
+
+// Cache is the low-level API, in the manner of Django's cache framework:
+// Get, Set, Add, Delete, GetMany, SetMany, Has, Touch, Incr, Decr, Clear and
+// IncrVersion over a [Store].
+//
+// Every key the store sees is "prefix:version:[build:]key" (see [WithPrefix],
+// [WithVersion], [WithBuild]); keys that are long or hold spaces or control
+// bytes are hashed after a readable start. Values are encoded by the [Codec].
+//
+// The store is an optimisation, not a dependency: every store call is bounded
+// by [WithTimeout], and a failure comes back as an error wrapping
+// [ErrUnavailable], which callers may treat as a miss. A stored value that
+// does not decode is a miss: it is logged and deleted.
+//
+// A Cache is safe for concurrent use. The views returned by
+// [Cache.WithVersion], [Cache.WithPrefix] and [Cache.WithBuild] share its
+// store and its [Stats].
+type Cache struct {
+	store Store
+	codec Codec
+	log   *slog.Logger
+
+	prefix  string
+	version int
+	build   string
+	ns      string // namespace(prefix, version, build), the front of every key
+
+	defaultTTL time.Duration
+	timeout    time.Duration // 0: none
+	local      bool          // the store never blocks: call it without a timer
+
+	stats *counters
+}
+
+// New returns a Cache over store. It panics on a nil store.
+func New(store Store, opts ...Option) *Cache {
+	if store == nil {
+		panic("corral: New(nil store)")
+	}
+	c := &Cache{
+		store:      store,
+		codec:      JSON,
+		log:        slog.New(slog.DiscardHandler),
+		version:    1,
+		defaultTTL: DefaultTTL,
+		timeout:    DefaultTimeout,
+		stats:      new(counters),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.timeout < 0 {
+		c.timeout = 0
+	}
+	_, c.local = store.(inProcess)
+	c.ns = namespace(c.prefix, c.version, c.build)
+	return c
+}
+
+// Store returns the store the cache uses.
+func (c *Cache) Store() Store { return c.store }
+
+// WithVersion returns a view of c at another version, sharing its store.
+func (c *Cache) WithVersion(version int) *Cache {
+	v := *c
+	v.version = version
+	v.ns = namespace(v.prefix, v.version, v.build)
+	return &v
+}
+
+// WithPrefix returns a view of c under another prefix, sharing its store.
+func (c *Cache) WithPrefix(prefix string) *Cache {
+	v := *c
+	v.prefix = prefix
+	v.ns = namespace(v.prefix, v.version, v.build)
+	return &v
+}
+
+// WithBuild returns a view of c with another build id, sharing its store.
+func (c *Cache) WithBuild(build string) *Cache {
+	v := *c
+	v.build = build
+	v.ns = namespace(v.prefix, v.version, v.build)
+	return &v
+}
+
+// Get decodes the value stored under key into dst, a pointer, as
+// json.Unmarshal does, and reports whether it found one. With a nil dst it
+// only reports whether key is present. A miss, and a value that does not
+// decode into dst, are found=false with a nil error; a store failure is an
+// error wrapping [ErrUnavailable].
+func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
+	sk, err := c.key(key)
+	if err != nil {
+		return false, err
+	}
+	data, err := c.get(ctx, sk)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c.stats.misses.Add(1)
+		return false, nil
+	case err != nil:
+		return false, c.failed("get", key, err)
+	}
+	if dst != nil && !c.decode(ctx, sk, data, dst) {
+		c.stats.misses.Add(1)
+		return false, nil
+	}
+	c.stats.hits.Add(1)
+	return true, nil
+}
+
+// Has reports whether key holds a value. It does not count as a hit or miss.
+func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
+	sk, err := c.key(key)
+	if err != nil {
+		return false, err
+	}
+	_, err = c.get(ctx, sk)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, c.failed("has", key, err)
+	}
+	return true, nil
+}
+
+// Set stores value under key for ttl (0: the default TTL, [NoExpiration]:
+// forever, other negatives: delete key).
+func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
+	sk, err := c.key(key)
+	if err != nil {
+		return err
+	}
+	data, err := c.encode(key, value)
+	if err != nil {
+		return err
+	}
+	ttl, keep := c.ttl(ttl)
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	if !keep {
+		err = c.store.Delete(ctx, sk)
+	} else {
+		err = c.store.Set(ctx, sk, data, ttl)
+	}
+	if err != nil {
+		return c.failed("set", key, err)
+	}
+	return nil
+}
+
+// Add stores value under key only if key holds no value, and reports whether
+// it stored. Under concurrent Adds of one key, exactly one stores.
+func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duration) (bool, error) {
+	sk, err := c.key(key)
+	if err != nil {
+		return false, err
+	}
+	data, err := c.encode(key, value)
+	if err != nil {
+		return false, err
+	}
+	ttl, keep := c.ttl(ttl)
+	if !keep {
+		return false, nil // an already expired value would not be there to see
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	added, err := c.store.Add(ctx, sk, data, ttl)
+	if err != nil {
+		return false, c.failed("add", key, err)
+	}
+	return added, nil
+}
+
+// Delete removes the keys. Absent keys are not an error.
+func (c *Cache) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	sks := make([]string, len(keys))
+	for i, k := range keys {
+		sk, err := c.key(k)
+		if err != nil {
+			return err
+		}
+		sks[i] = sk
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	if err := c.store.Delete(ctx, sks...); err != nil {
+		return c.failed("delete", keys[0], err)
+	}
+	return nil
+}
+
+// Touch sets a new ttl on key without changing its value, and reports whether
+// key was present. On a store without [Toucher] it reads and rewrites the
+// value, which is not atomic against a concurrent Set.
+func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	sk, err := c.key(key)
+	if err != nil {
+		return false, err
+	}
+	ttl, keep := c.ttl(ttl)
+	if !keep { // already expired: report presence, then drop the value
+		found, err := c.Has(ctx, key)
+		if err != nil || !found {
+			return found, err
+		}
+		return true, c.Delete(ctx, key)
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	var found bool
+	if t, ok := c.store.(Toucher); ok {
+		found, err = t.Touch(ctx, sk, ttl)
+	} else {
+		var data []byte
+		data, err = c.store.Get(ctx, sk)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		if err == nil {
+			found, err = true, c.store.Set(ctx, sk, data, ttl)
+		}
+	}
+	if err != nil {
+		return false, c.failed("touch", key, err)
+	}
+	return found, nil
+}
+
+// Clear removes every key under this cache's prefix, of every version and
+// build, and nothing else. It needs a store that implements [Clearer]; on
+// another it returns an error wrapping errors.ErrUnsupported.
+func (c *Cache) Clear(ctx context.Context) error {
+	cl, ok := c.store.(Clearer)
+	if !ok {
+		return fmt.Errorf("corral: clear: the store has no Clear: %w", errors.ErrUnsupported)
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	if err := cl.Clear(ctx, escapePart(c.prefix)+":"); err != nil {
+		return c.failed("clear", "", err)
+	}
+	return nil
+}
+
+// Stats returns the cache's counters, shared with its views.
+func (c *Cache) Stats() Stats {
+	s := c.stats.snapshot()
+	if ec, ok := c.store.(EvictionCounter); ok {
+		s.Evictions = ec.Evictions()
+	}
+	return s
+}
+
+// key returns the store key for key.
+func (c *Cache) key(key string) (string, error) {
+	part, err := keyPart(key)
+	if err != nil {
+		return "", err
+	}
+	return c.ns + part, nil
+}
+
+// call returns the context for one store call: ctx bounded by the timeout.
+func (c *Cache) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.local || c.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// get reads one store key under the call timeout.
+func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
+	if c.local {
+		return c.store.Get(ctx, sk)
+	}
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	return c.store.Get(ctx, sk)
+}
+
+// ttl resolves a caller's ttl into a store ttl, and reports false when the
+// value is already expired.
+func (c *Cache) ttl(ttl time.Duration) (time.Duration, bool) {
+	switch {
+	case ttl == 0:
+		ttl = c.defaultTTL
+	case ttl < 0 && ttl != NoExpiration:
+		return 0, false
+	}
+	if ttl == NoExpiration {
+		return 0, true
+	}
+	return ttl, true
+}
+
+func (c *Cache) encode(key string, value any) ([]byte, error) {
+	data, err := c.codec.Marshal(value)
+	if err != nil {
+		return nil, fmt.Errorf("corral: encode %q: %w", key, err)
+	}
+	return data, nil
+}
+
+// decode decodes data into dst. A value that does not decode is logged and
+// deleted, and decode reports false.
+func (c *Cache) decode(ctx context.Context, sk string, data []byte, dst any) bool {
+	err := c.codec.Unmarshal(data, dst)
+	if err == nil {
+		return true
+	}
+	c.stats.decodeErrors.Add(1)
+	c.log.LogAttrs(ctx, slog.LevelWarn, "corral: stored value does not decode; deleting it",
+		slog.String("key", sk), slog.Int("bytes", len(data)), slog.Any("error", err))
+	dctx, cancel := c.call(context.WithoutCancel(ctx))
+	defer cancel()
+	_ = c.store.Delete(dctx, sk) // best effort: a failure here is one more miss later
+	return false
+}
+
+// failed counts and wraps a store failure.
+func (c *Cache) failed(op, key string, err error) error {
+	c.stats.errors.Add(1)
+	c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: store call failed",
+		slog.String("op", op), slog.String("key", key), slog.Any("error", err))
+	return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, op, key, err)
+}

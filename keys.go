@@ -1,0 +1,92 @@
+package corral
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Limits of the keys a Cache accepts.
+const (
+	// MaxKeyLen is the longest key used as it is; longer keys are hashed.
+	MaxKeyLen = 200
+	// MaxKeySize is the longest key accepted at all: longer is ErrInvalidKey.
+	MaxKeySize = 64 << 10
+
+	maxNamespacePart = 100 // bytes of an escaped prefix or build id
+	readableLen      = 64  // bytes of a hashed key kept readable in front
+	hashMarker       = "#sha256="
+)
+
+// namespace returns "prefix:version:" or "prefix:version:build:", with prefix
+// and build escaped so that neither holds a ':'.
+func namespace(prefix string, version int, build string) string {
+	var b strings.Builder
+	b.WriteString(escapePart(prefix))
+	b.WriteByte(':')
+	b.WriteString(strconv.Itoa(version))
+	b.WriteByte(':')
+	if build != "" {
+		b.WriteString(escapePart(build))
+		b.WriteByte(':')
+	}
+	return b.String()
+}
+
+// escapePart percent-encodes '%', ':' and the bytes unsafe in a key, and
+// panics when the result is too long: prefixes and builds are configuration.
+func escapePart(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' || c == ':' || !safeByte(c) {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	if b.Len() > maxNamespacePart {
+		panic(fmt.Sprintf("corral: prefix or build %q is longer than %d bytes", s, maxNamespacePart))
+	}
+	return b.String()
+}
+
+// safeByte reports whether c may stand in a store key as it is: no space, no
+// control byte. Bytes of UTF-8 sequences are safe.
+func safeByte(c byte) bool { return c > ' ' && c != 0x7f }
+
+// keyPart returns the part of the store key that stands for key: key itself
+// when it is short and safe, else a readable start and the SHA-256 of the
+// whole key. Keys used as they are never contain hashMarker, so the two forms
+// cannot meet.
+func keyPart(key string) (string, error) {
+	switch {
+	case key == "":
+		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+	case len(key) > MaxKeySize:
+		return "", fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrInvalidKey, len(key), MaxKeySize)
+	case len(key) <= MaxKeyLen && plainKey(key):
+		return key, nil
+	}
+	return hashKey(key), nil
+}
+
+func plainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		if !safeByte(key[i]) {
+			return false
+		}
+	}
+	return !strings.Contains(key, hashMarker)
+}
+
+func hashKey(key string) string {
+	n := 0
+	for n < len(key) && n < readableLen && key[n] < 0x7f && safeByte(key[n]) && key[n] != '#' {
+		n++
+	}
+	sum := sha256.Sum256([]byte(key))
+	return key[:n] + hashMarker + hex.EncodeToString(sum[:])
+}
