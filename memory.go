@@ -42,6 +42,8 @@ const EntryOverhead = 256
 // [NewMemoryStore].
 type MemoryStore struct {
 	*memoryStore // the janitor refers only to this part, so the outer can be collected
+
+	cleanup runtime.Cleanup // stops the janitor when the outer is collected
 }
 
 // MemoryOption configures a [MemoryStore].
@@ -131,11 +133,11 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 		stop:       make(chan struct{}),
 	}
 	m.items.OnEvicted(m.release)
-	s := &MemoryStore{m}
+	s := &MemoryStore{memoryStore: m}
 	if cfg.cleanup > 0 {
 		m.done = make(chan struct{})
 		go m.janitor(cfg.cleanup)
-		runtime.AddCleanup(s, func(m *memoryStore) { m.close() }, m)
+		s.cleanup = runtime.AddCleanup(s, func(m *memoryStore) { m.close() }, m)
 	}
 	return s
 }
@@ -144,6 +146,7 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 // usable; expired entries are then reclaimed only when overwritten, deleted
 // or evicted. Close is idempotent.
 func (m *MemoryStore) Close() error {
+	m.cleanup.Stop()
 	m.close()
 	return nil
 }
@@ -427,8 +430,10 @@ func (m *memoryStore) janitor(every time.Duration) {
 }
 
 func (m *memoryStore) close() {
-	m.stopOnce.Do(func() { close(m.stop) })
-	if m.done != nil {
-		<-m.done
-	}
+	m.stopOnce.Do(func() {
+		close(m.stop)
+		if m.done != nil {
+			<-m.done
+		}
+	})
 }

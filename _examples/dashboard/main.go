@@ -1,0 +1,98 @@
+// Command dashboard is corral's quick start: a page whose statistics take
+// hundreds of milliseconds to compute, cached on the embedded store.
+//
+// Run it from the repository root:
+//
+//	go run ./_examples/dashboard
+//
+// then open the URL it prints: the first load computes (slow), the next ones
+// are served from the cache until the TTL ends. /stats shows the counters.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"html/template"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/corralhq/corral"
+)
+
+// DashboardStats is what the page shows.
+type DashboardStats struct {
+	Orders     int
+	Revenue    float64
+	ComputedAt time.Time
+	Took       time.Duration
+}
+
+// computeDashboardStats stands for the expensive aggregate query.
+func computeDashboardStats(ctx context.Context) (DashboardStats, error) {
+	start := time.Now()
+	select {
+	case <-time.After(300 * time.Millisecond):
+	case <-ctx.Done():
+		return DashboardStats{}, ctx.Err()
+	}
+	return DashboardStats{
+		Orders:     1000 + rand.IntN(100),
+		Revenue:    float64(rand.IntN(1_000_000)) / 100,
+		ComputedAt: start,
+		Took:       time.Since(start),
+	}, nil
+}
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<title>Dashboard</title>
+<h1>Dashboard</h1>
+<p>{{.Orders}} orders, {{printf "%.2f" .Revenue}} in revenue.</p>
+<p>Computed at {{.ComputedAt.Format "15:04:05.000"}} in {{.Took}}.</p>
+<p><a href="/stats">cache stats</a></p>
+`))
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	ttl := flag.Duration("ttl", 10*time.Second, "how long the dashboard stays cached")
+	flag.Parse()
+
+	store := corral.NewMemoryStore()
+	defer store.Close()
+	c := corral.New(store, corral.WithPrefix("dashboard"))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		var stats DashboardStats
+		status := "hit"
+		if found, _ := c.Get(ctx, "stats", &stats); !found {
+			status = "miss"
+			var err error
+			if stats, err = computeDashboardStats(ctx); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			_ = c.Set(ctx, "stats", stats, *ttl) // a failed Set only means the next load computes
+		}
+		w.Header().Set("Cache-Status", "corral; "+status)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = page.Execute(w, stats)
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		s := c.Stats()
+		fmt.Fprintf(w, "hits %d\nmisses %d\nstore errors %d\nentries %d\nevictions %d\n",
+			s.Hits, s.Misses, s.Errors, store.Len(), s.Evictions)
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("dashboard: serving http://%s/ (stats at /stats)\n", ln.Addr())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Fatal(srv.Serve(ln))
+}
