@@ -11,7 +11,7 @@ import (
 //
 // Keys reach a Store already prefixed, versioned and made safe by the Cache:
 // a Store never sees an empty key, a space or a control byte, or a key over
-// about 300 bytes. Values are opaque bytes, and may be empty.
+// 512 bytes. Values are opaque bytes, and may be empty.
 //
 // The contract is zero-copy: a Store may keep the slice it is given in Set or
 // Add (the caller never modifies it afterwards), and the slice Get returns may

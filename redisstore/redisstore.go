@@ -1,0 +1,281 @@
+// Package redisstore is a corral.Store on Redis, through go-redis v9's
+// UniversalClient: a single node, Sentinel (failover) or Cluster.
+//
+// It implements every optional capability of corral.Store: GetMany (MGET,
+// grouped by hash slot on Cluster), SetMany (one pipeline), Incr (INCRBY on an
+// existing key), Touch (PEXPIRE), Clear (SCAN MATCH and UNLINK in batches on
+// every master; never FLUSHDB) and a Locker (SET NX PX with an owner token,
+// released by a compare-and-delete script).
+//
+// Deadlines: go-redis honours a context's deadline only when the client was
+// made with ContextTimeoutEnabled: true; otherwise a call waits for the
+// client's own ReadTimeout and WriteTimeout (3 s by default) whatever
+// corral.WithTimeout says. Make the client with ContextTimeoutEnabled, or with
+// read and write timeouts no longer than the cache's timeout.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/corralhq/corral"
+	"github.com/redis/go-redis/v9"
+)
+
+// Store is a [corral.Store] on Redis. Make it with [New]. It is safe for
+// concurrent use; closing the client is the caller's business.
+type Store struct {
+	client    redis.UniversalClient
+	scanCount int64
+}
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// ScanCount sets how many keys Clear asks SCAN for at a time, and so how many
+// it unlinks per batch. It panics on n < 1. Default: 1000.
+func ScanCount(n int) Option {
+	if n < 1 {
+		panic(fmt.Sprintf("corral/redisstore: ScanCount(%d): want at least 1", n))
+	}
+	return func(s *Store) { s.scanCount = int64(n) }
+}
+
+var (
+	_ corral.Store       = (*Store)(nil)
+	_ corral.BatchGetter = (*Store)(nil)
+	_ corral.BatchSetter = (*Store)(nil)
+	_ corral.Incrementer = (*Store)(nil)
+	_ corral.Toucher     = (*Store)(nil)
+	_ corral.Clearer     = (*Store)(nil)
+	_ corral.Locker      = (*Store)(nil)
+)
+
+// New returns a Store on client. It does not connect: a Redis that is down is
+// seen at the first call, as an error. It panics on a nil client.
+func New(client redis.UniversalClient, opts ...Option) *Store {
+	if client == nil {
+		panic("corral/redisstore: New(nil client)")
+	}
+	s := &Store{client: client, scanCount: 1000}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Client returns the client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+// Get implements [corral.Store].
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.client.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, corral.ErrNotFound
+	}
+	return v, err
+}
+
+// Set implements [corral.Store].
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return s.client.Set(ctx, key, value, expiration(ttl)).Err()
+}
+
+// Add implements [corral.Store] with SET NX.
+func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	return s.client.SetNX(ctx, key, value, expiration(ttl)).Result()
+}
+
+// Delete implements [corral.Store] with UNLINK (grouped by hash slot on
+// Cluster, where one command cannot span slots).
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, ok := s.client.(*redis.Client); ok {
+		return s.client.Unlink(ctx, keys...).Err()
+	}
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, group := range bySlot(keys) {
+			p.Unlink(ctx, group...)
+		}
+		return nil
+	})
+	return err
+}
+
+// GetMany implements [corral.BatchGetter] with MGET: one command on a single
+// node, one per hash slot (pipelined) on Cluster.
+func (s *Store) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	collect := func(keys []string, vals []any) {
+		for i, v := range vals {
+			if str, ok := v.(string); ok {
+				out[keys[i]] = []byte(str)
+			}
+		}
+	}
+	if _, ok := s.client.(*redis.Client); ok {
+		vals, err := s.client.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, err
+		}
+		collect(keys, vals)
+		return out, nil
+	}
+	groups := bySlot(keys)
+	cmds := make(map[*redis.SliceCmd][]string, len(groups))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, group := range groups {
+			cmds[p.MGet(ctx, group...)] = group
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for cmd, group := range cmds {
+		collect(group, cmd.Val())
+	}
+	return out, nil
+}
+
+// SetMany implements [corral.BatchSetter] with one pipeline of SETs.
+func (s *Store) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
+	if len(items) == 0 {
+		return nil
+	}
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, v := range items {
+			p.Set(ctx, k, v, expiration(ttl))
+		}
+		return nil
+	})
+	return err
+}
+
+// incrScript is INCRBY on a key that exists: Django's incr fails on a missing
+// key, where INCRBY alone would create it.
+var incrScript = redis.NewScript(`
+if redis.call('exists', KEYS[1]) == 0 then return false end
+return redis.call('incrby', KEYS[1], ARGV[1])`)
+
+// Incr implements [corral.Incrementer]. INCRBY keeps the key's expiry.
+func (s *Store) Incr(ctx context.Context, key string, delta int64) (int64, error) {
+	n, err := incrScript.Run(ctx, s.client, []string{key}, delta).Int64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, corral.ErrNotFound
+	case err != nil && (strings.Contains(err.Error(), "not an integer") || strings.Contains(err.Error(), "overflow")):
+		return 0, fmt.Errorf("%w: %q: %v", corral.ErrNotInteger, key, err)
+	}
+	return n, err
+}
+
+// persistScript removes a key's expiry and reports whether the key exists
+// (PERSIST alone answers 0 for a key that has no expiry).
+var persistScript = redis.NewScript(`
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('persist', KEYS[1])
+return 1`)
+
+// Touch implements [corral.Toucher] with PEXPIRE (PERSIST for ttl <= 0).
+func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		n, err := persistScript.Run(ctx, s.client, []string{key}).Int64()
+		return n == 1, err
+	}
+	return s.client.PExpire(ctx, key, ttl).Result()
+}
+
+// Clear implements [corral.Clearer]: it SCANs every master for keys that
+// start with prefix and UNLINKs them in batches of ScanCount. It never
+// removes keys outside the prefix.
+func (s *Store) Clear(ctx context.Context, prefix string) error {
+	match := escapeGlob(prefix) + "*"
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return s.clearNode(ctx, node, match, true)
+		})
+	case *redis.Ring:
+		return c.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+			return s.clearNode(ctx, node, match, false)
+		})
+	case *redis.Client:
+		return s.clearNode(ctx, c, match, false)
+	}
+	return fmt.Errorf("corral/redisstore: Clear does not support %T", s.client)
+}
+
+func (s *Store) clearNode(ctx context.Context, node *redis.Client, match string, cluster bool) error {
+	var cursor uint64
+	for {
+		keys, next, err := node.Scan(ctx, cursor, match, s.scanCount).Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			if cluster {
+				_, err = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, group := range bySlot(keys) {
+						p.Unlink(ctx, group...)
+					}
+					return nil
+				})
+			} else {
+				err = node.Unlink(ctx, keys...).Err()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// escapeGlob escapes the characters SCAN MATCH treats as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// Lock implements [corral.Locker] with SET key token NX PX ttl.
+func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	return s.client.SetNX(ctx, key, token, expiration(ttl)).Result()
+}
+
+// unlockScript deletes the lock only if it still holds the caller's token.
+var unlockScript = redis.NewScript(`
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0`)
+
+// Unlock implements [corral.Locker]: only the owner's token releases the lock.
+func (s *Store) Unlock(ctx context.Context, key, token string) (bool, error) {
+	n, err := unlockScript.Run(ctx, s.client, []string{key}, token).Int64()
+	return n == 1, err
+}
+
+// expiration turns a Store ttl into go-redis's: 0 for no expiry. go-redis
+// reads -1 as KEEPTTL, which a Store ttl <= 0 never means.
+func expiration(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return 0
+	}
+	return ttl
+}

@@ -1,0 +1,28 @@
+package redisstore_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/corralhq/corral"
+	"github.com/corralhq/corral/internal/redistest"
+	"github.com/corralhq/corral/redisstore"
+	"github.com/corralhq/corral/storetest"
+)
+
+func TestConformanceSingleNode(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	storetest.Run(t, func(t *testing.T) corral.Store { return redisstore.New(client) })
+}
+
+// The Cluster test starts three nodes; set CORRAL_REDIS_CLUSTER=1 to run it
+// (.ci/run does).
+func TestConformanceCluster(t *testing.T) {
+	if os.Getenv("CORRAL_REDIS_CLUSTER") == "" && os.Getenv("CI") != "true" {
+		t.Skip("set CORRAL_REDIS_CLUSTER=1 to run the three-node Redis Cluster test")
+	}
+	cluster := redistest.StartCluster(t, 3)
+	client := cluster.Client(t)
+	storetest.Run(t, func(t *testing.T) corral.Store { return redisstore.New(client) })
+}
