@@ -30,6 +30,9 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
 	kt, vt := m.Type().Key(), m.Type().Elem()
 	for i, sk := range sks {
 		data, ok := got[sk]
+		if ok {
+			data, ok = readable(data)
+		}
 		if !ok {
 			c.stats.misses.Add(1)
 			continue
@@ -89,6 +92,9 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 			return err
 		}
 		first = k
+	}
+	for sk := range enc {
+		c.writes.overtake(sk)
 	}
 	ctx, cancel := c.call(ctx)
 	defer cancel()

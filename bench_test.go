@@ -64,3 +64,37 @@ func BenchmarkGetHit(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMemoizeHit compares a Memoize hit (int key, small struct) on the
+// memory store with a raw go-cache Get of the same struct, in one run.
+func BenchmarkMemoizeHit(b *testing.B) {
+	ctx := context.Background()
+	small := point{X: 1, Y: 2, Tag: "dashboard"}
+	raw := gocache.New(corral.DefaultTTL, 0)
+	raw.Set("point:42", &small, 0)
+	store := corral.NewMemoryStore()
+	defer store.Close()
+	c := corral.New(store)
+	m := corral.Memoize(c, "point", 0, func(ctx context.Context, id int) (point, error) { return small, nil })
+	if _, err := m(ctx, 42); err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("go-cache", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, ok := raw.Get("point:42")
+			if !ok || v.(*point).X != 1 {
+				b.Fatal("miss")
+			}
+		}
+	})
+	b.Run("memoize", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if p, err := m(ctx, 42); err != nil || p.X != 1 {
+				b.Fatal(err)
+			}
+		}
+	})
+}

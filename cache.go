@@ -43,7 +43,9 @@ type Cache struct {
 	timeout    time.Duration // 0: none
 	local      bool          // the store never blocks: call it without a timer
 
-	stats *counters
+	stats   *counters
+	flights *flights // shared by views: one computation per store key
+	writes  *writes  // shared by views: writes overtake computations in flight
 }
 
 // New returns a Cache over store. It panics on a nil store.
@@ -59,10 +61,14 @@ func New(store Store, opts ...Option) *Cache {
 		defaultTTL: DefaultTTL,
 		timeout:    DefaultTimeout,
 		stats:      new(counters),
+		writes:     new(writes),
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	c.flights = &flights{onPanic: func(val any, stack []byte) {
+		c.log.Error("corral: computation panicked", slog.Any("panic", val), slog.String("stack", string(stack)))
+	}}
 	if c.timeout < 0 {
 		c.timeout = 0
 	}
@@ -116,12 +122,30 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	case err != nil:
 		return false, c.failed("get", key, err)
 	}
-	if dst != nil && !c.decode(ctx, sk, data, dst) {
+	data, ok := readable(data)
+	if !ok || (dst != nil && !c.decode(ctx, sk, data, dst)) {
 		c.stats.misses.Add(1)
 		return false, nil
 	}
 	c.stats.hits.Add(1)
 	return true, nil
+}
+
+// readable returns the bytes to decode from what the store holds: the payload
+// of a fresh envelope (written by GetOrSet or Memoize), data as it is when it
+// is not an envelope, and false for an expired or negative envelope.
+func readable(data []byte) ([]byte, bool) {
+	if len(data) < envelopeHeader || data[0] != envelopeMagic[0] {
+		return data, true
+	}
+	e, ok := parseEnvelope(data)
+	if !ok {
+		return data, true
+	}
+	if e.negative || !e.fresh(time.Now()) {
+		return nil, false
+	}
+	return e.payload, true
 }
 
 // Has reports whether key holds a value. It does not count as a hit or miss.
@@ -152,6 +176,7 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 		return err
 	}
 	ttl, keep := c.ttl(ttl)
+	c.writes.overtake(sk)
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	if !keep {
@@ -180,6 +205,7 @@ func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duratio
 	if !keep {
 		return false, nil // an already expired value would not be there to see
 	}
+	c.writes.overtake(sk)
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	added, err := c.store.Add(ctx, sk, data, ttl)
@@ -202,6 +228,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		}
 		sks[i] = sk
 	}
+	c.writes.overtake(sks...)
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	if err := c.store.Delete(ctx, sks...); err != nil {
@@ -255,6 +282,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("corral: clear: the store has no Clear: %w", errors.ErrUnsupported)
 	}
+	c.writes.overtakeAll()
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	if err := cl.Clear(ctx, escapePart(c.prefix)+":"); err != nil {

@@ -93,3 +93,55 @@ func ExampleNewMemoryStore() {
 	fmt.Println(store.Len(), store.Evictions(), found)
 	// Output: 2 1 false
 }
+
+// GetOrSet computes a value once and serves it from the cache afterwards;
+// concurrent callers of one key share one computation.
+func ExampleGetOrSet() {
+	ctx := context.Background()
+	c := corral.New(corral.NewMemoryStore())
+	compute := func(ctx context.Context) (DashboardStats, error) {
+		fmt.Println("computing")
+		return DashboardStats{Orders: 7, Revenue: 99.5}, nil
+	}
+	for range 2 {
+		stats, err := corral.GetOrSet(ctx, c, "dashboard", time.Minute, compute)
+		fmt.Println(stats.Orders, err)
+	}
+	// Output:
+	// computing
+	// 7 <nil>
+	// 7 <nil>
+}
+
+// Memoize wraps a function: each argument is computed once per TTL, and the
+// key is readable, so one result can be invalidated with Delete.
+func ExampleMemoize() {
+	ctx := context.Background()
+	c := corral.New(corral.NewMemoryStore())
+	userName := corral.Memoize(c, "user", time.Minute, func(ctx context.Context, id int) (string, error) {
+		fmt.Println("loading user", id)
+		return fmt.Sprintf("user-%d", id), nil
+	})
+	name, _ := userName(ctx, 42)
+	name, _ = userName(ctx, 42)
+	fmt.Println(name)
+	_ = c.Delete(ctx, "user:42") // invalidate one result
+	name, _ = userName(ctx, 42)
+	// Output:
+	// loading user 42
+	// user-42
+	// loading user 42
+}
+
+// Stale-while-revalidate answers at once with a recently expired value and
+// refreshes it in the background; stale-if-error keeps serving it while the
+// source fails.
+func ExampleStaleWhileRevalidate() {
+	ctx := context.Background()
+	c := corral.New(corral.NewMemoryStore())
+	price := func(ctx context.Context) (float64, error) { return 9.99, nil }
+	p, _ := corral.GetOrSet(ctx, c, "price:sku-1", 30*time.Second, price,
+		corral.StaleWhileRevalidate(time.Minute), corral.StaleIfError(time.Hour))
+	fmt.Println(p)
+	// Output: 9.99
+}

@@ -19,6 +19,7 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 		return 0, err
 	}
 	if inc, ok := c.store.(Incrementer); ok && c.codec == JSON {
+		c.writes.overtake(sk)
 		cctx, cancel := c.call(ctx)
 		defer cancel()
 		n, err := inc.Incr(cctx, sk, delta)
@@ -69,6 +70,7 @@ func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, er
 		return 0, c.failed("incr_version", key, err)
 	}
 	ttl, _ := c.ttl(0)
+	c.writes.overtake(sk, nsk)
 	ctx, cancel := c.call(ctx)
 	defer cancel()
 	if err := c.store.Set(ctx, nsk, data, ttl); err != nil {

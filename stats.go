@@ -13,17 +13,41 @@ type Stats struct {
 	// Evictions counts live entries the store dropped to respect its bounds,
 	// for stores that implement EvictionCounter.
 	Evictions uint64
+
+	// StaleServed counts expired values served by GetOrSet and Memoize
+	// (stale-while-revalidate, stale-if-error).
+	StaleServed uint64
+	// Refreshes counts background refreshes started (stale-while-revalidate).
+	Refreshes uint64
+	// Coalesced counts callers that waited for another caller's computation
+	// of the same key and got its result.
+	Coalesced uint64
+	// Computations counts the times a computation ran.
+	Computations uint64
+	// ComputeErrors counts computations that returned an error.
+	ComputeErrors uint64
+	// LockWaits counts computations that found the distributed lock held by
+	// another instance and waited for it.
+	LockWaits uint64
 }
 
 type counters struct {
-	hits, misses, errors, decodeErrors atomic.Uint64
+	hits, misses, errors, decodeErrors              atomic.Uint64
+	staleServed, refreshes, coalesced, computations atomic.Uint64
+	computeErrors, lockWaits                        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		Hits:         c.hits.Load(),
-		Misses:       c.misses.Load(),
-		Errors:       c.errors.Load(),
-		DecodeErrors: c.decodeErrors.Load(),
+		Hits:          c.hits.Load(),
+		Misses:        c.misses.Load(),
+		Errors:        c.errors.Load(),
+		DecodeErrors:  c.decodeErrors.Load(),
+		StaleServed:   c.staleServed.Load(),
+		Refreshes:     c.refreshes.Load(),
+		Coalesced:     c.coalesced.Load(),
+		Computations:  c.computations.Load(),
+		ComputeErrors: c.computeErrors.Load(),
+		LockWaits:     c.lockWaits.Load(),
 	}
 }

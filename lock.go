@@ -1,0 +1,106 @@
+package corral
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"time"
+)
+
+// lockSuffix makes a lock's store key from its data key's part. Keys used as
+// they are never hold hashMarker, and hashed ones end in 64 hex digits right
+// after it, so no data key can be a lock key.
+const lockSuffix = hashMarker + "lock:"
+
+// heldLock is the outcome of acquire: data is the value another instance
+// stored while this one waited (nil if it must compute), and release gives
+// the lock back when this instance holds it.
+type heldLock struct {
+	data    []byte
+	release func()
+}
+
+// acquire takes the distributed lock for sk, or waits for the instance that
+// holds it to store the value. Every failure fails open: on a store error,
+// or when the wait ends without a value, the caller computes.
+func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLock {
+	lockKey := c.ns + lockSuffix + sk[len(c.ns):]
+	token := rand.Text()
+	lease := cfg.computeTimeout
+	noop := heldLock{release: func() {}}
+
+	got, err := c.tryLock(ctx, lockKey, token, lease)
+	if err != nil {
+		return noop
+	}
+	if !got {
+		c.stats.lockWaits.Add(1)
+		deadline := time.NewTimer(cfg.lockWait)
+		defer deadline.Stop()
+		for backoff := 5 * time.Millisecond; ; backoff = min(2*backoff, 100*time.Millisecond) {
+			select {
+			case <-deadline.C:
+				return noop // the owner is slow or gone: compute ourselves
+			case <-ctx.Done():
+				return noop
+			case <-time.After(backoff):
+			}
+			if data, ok := c.freshEntry(ctx, sk); ok {
+				return heldLock{data: data, release: func() {}}
+			}
+			if got, err = c.tryLock(ctx, lockKey, token, lease); err != nil {
+				return noop
+			} else if got {
+				break // the owner released without storing (it failed): our turn
+			}
+		}
+	}
+	l := heldLock{release: func() { c.unlock(context.WithoutCancel(ctx), lockKey, token) }}
+	// The owner before us may have stored the value between our read and the lock.
+	if data, ok := c.freshEntry(ctx, sk); ok {
+		l.data = data
+	}
+	return l
+}
+
+func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	var got bool
+	var err error
+	if l, ok := c.store.(Locker); ok {
+		got, err = l.Lock(ctx, key, token, lease)
+	} else {
+		got, err = c.store.Add(ctx, key, []byte(token), lease)
+	}
+	if err != nil {
+		_ = c.failed("lock", key, err)
+	}
+	return got, err
+}
+
+func (c *Cache) unlock(ctx context.Context, key, token string) {
+	ctx, cancel := c.call(ctx)
+	defer cancel()
+	var err error
+	if l, ok := c.store.(Locker); ok {
+		_, err = l.Unlock(ctx, key, token)
+	} else {
+		err = c.store.Delete(ctx, key) // without a Locker, release is not owner-checked
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		_ = c.failed("unlock", key, err)
+	}
+}
+
+// freshEntry returns the envelope stored under sk if it is fresh.
+func (c *Cache) freshEntry(ctx context.Context, sk string) ([]byte, bool) {
+	data, err := c.get(ctx, sk)
+	if err != nil {
+		return nil, false
+	}
+	if e, ok := parseEnvelope(data); ok && e.fresh(time.Now()) {
+		return data, true
+	}
+	return nil, false
+}

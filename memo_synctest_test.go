@@ -1,0 +1,168 @@
+//go:build go1.25
+
+package corral_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/corralhq/corral"
+)
+
+// These tests run on synctest's fake clock: time.Sleep moves it, and
+// synctest.Wait waits until every goroutine of the test is blocked.
+
+func newBubbleCache(t *testing.T) *corral.Cache {
+	s := corral.NewMemoryStore(corral.CleanupInterval(0))
+	return corral.New(s)
+}
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newBubbleCache(t)
+		opt := corral.StaleWhileRevalidate(time.Minute)
+		var version atomic.Int32
+		release := make(chan struct{})
+		fn := func(context.Context) (int32, error) {
+			n := version.Add(1)
+			if n > 1 {
+				<-release // refreshes wait until the test lets them land
+			}
+			return n, nil
+		}
+		if v, _ := corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opt); v != 1 {
+			t.Fatalf("first call = %d", v)
+		}
+		time.Sleep(15 * time.Second) // expired, inside the stale window
+		for range 20 {
+			if v, err := corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opt); v != 1 || err != nil {
+				t.Fatalf("stale call = %d, %v; want the old value at once", v, err)
+			}
+		}
+		synctest.Wait() // the refresh is blocked on release
+		if s := c.Stats(); s.Refreshes != 1 || s.Computations != 2 || s.StaleServed != 20 {
+			t.Fatalf("stats = %+v, want 1 refresh, 2 computations, 20 stale served", s)
+		}
+		close(release)
+		synctest.Wait() // the refresh has stored its value
+		if v, _ := corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opt); v != 2 {
+			t.Fatalf("after the refresh = %d, want 2", v)
+		}
+		// Past the stale window, callers wait for a fresh value.
+		time.Sleep(10*time.Second + time.Minute + time.Second)
+		if v, _ := corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opt); v != 3 {
+			t.Fatalf("past the stale window = %d, want a fresh 3", v)
+		}
+	})
+}
+
+func TestStaleIfError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newBubbleCache(t)
+		opt := corral.StaleIfError(time.Minute)
+		errDB := errors.New("db down")
+		fail := false
+		fn := func(context.Context) (string, error) {
+			if fail {
+				return "", errDB
+			}
+			return "good", nil
+		}
+		corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opt)
+		fail = true
+		time.Sleep(30 * time.Second) // expired 20 s ago: inside the window
+		if v, err := corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opt); v != "good" || err != nil {
+			t.Fatalf("failing refresh inside the window = %q, %v; want the old value, no error", v, err)
+		}
+		time.Sleep(time.Minute) // expired 80 s ago: past the window
+		if _, err := corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opt); !errors.Is(err, errDB) {
+			t.Fatalf("failing refresh past the window = %v, want the error", err)
+		}
+		if s := c.Stats(); s.StaleServed != 1 || s.ComputeErrors != 2 {
+			t.Fatalf("stats = %+v", s)
+		}
+	})
+}
+
+// A write to a key while its computation runs wins: the computation's value
+// goes to its callers but is not stored over the write.
+func TestGetOrSetWritesWinOverLoads(t *testing.T) {
+	ctx := context.Background()
+	writes := map[string]func(c *corral.Cache) error{
+		"Delete":      func(c *corral.Cache) error { return c.Delete(ctx, "k") },
+		"Set":         func(c *corral.Cache) error { return c.Set(ctx, "k", "written", 0) },
+		"Clear":       func(c *corral.Cache) error { return c.Clear(ctx) },
+		"IncrVersion": func(c *corral.Cache) error { _, err := c.IncrVersion(ctx, "k", 1); return err },
+	}
+	for name, write := range writes {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newBubbleCache(t)
+				keep := corral.StaleIfError(time.Hour) // the expired entry stays in the store
+				old := func(context.Context) (string, error) { return "old", nil }
+				corral.GetOrSet(ctx, c, "k", time.Second, old, keep)
+				time.Sleep(2 * time.Second)
+
+				b := newBlocked("computed")
+				got := make(chan string, 1)
+				go func() { v, _ := corral.GetOrSet(ctx, c, "k", time.Minute, b.fn, keep); got <- v }()
+				<-b.started
+				must(t, write(c))
+				close(b.release)
+				if v := <-got; v != "computed" {
+					t.Fatalf("the caller got %q, want the computed value", v)
+				}
+				var stored string
+				found, _ := c.Get(ctx, "k", &stored)
+				switch {
+				case name == "Set" && stored != "written":
+					t.Fatalf("after a Set during the computation the key holds %q, %v", stored, found)
+				case name != "Set" && found:
+					t.Fatalf("the computation stored %q over a %s made while it ran", stored, name)
+				}
+				if name == "IncrVersion" {
+					if found, _ := c.WithVersion(2).Has(ctx, "k"); !found { // moved as it was: expired
+						t.Fatal("IncrVersion did not move the value")
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestJitterShortensTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newBubbleCache(t)
+		fn := func(context.Context) (int, error) { return 1, nil }
+		for i := range 50 {
+			corral.GetOrSet(ctx, c, string(rune('a'+i)), 100*time.Second, fn, corral.Jitter(0.5))
+		}
+		time.Sleep(50*time.Second - time.Nanosecond) // no TTL is shorter than half
+		live := func() (n int) {
+			for i := range 50 {
+				if found, _ := c.Get(ctx, string(rune('a'+i)), nil); found {
+					n++
+				}
+			}
+			return n
+		}
+		if n := live(); n != 50 {
+			t.Fatalf("%d of 50 alive at half the TTL; jitter shortened one by more than 50%%", n)
+		}
+		time.Sleep(25 * time.Second)
+		if n := live(); n == 0 || n == 50 {
+			t.Fatalf("%d of 50 alive at 3/4 of the TTL: the TTLs were not spread", n)
+		}
+		time.Sleep(25 * time.Second)
+		if n := live(); n != 0 {
+			t.Fatalf("%d alive past the full TTL", n)
+		}
+	})
+}

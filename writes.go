@@ -1,0 +1,106 @@
+package corral
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// writes keeps writes ahead of loads: it tracks the computations in flight,
+// and a write to a key while its computation runs (Set, Add, Delete, SetMany,
+// Incr, IncrVersion, Clear) marks that computation overtaken, so that its
+// result is returned to its callers but not stored over the newer write.
+//
+// A write marks before it reaches the store, and a computation stores while
+// holding its mark's lock, so whichever comes second wins in the store too.
+// This holds within one process; across instances on a shared store, the
+// last store write wins.
+type writes struct {
+	n  atomic.Int32 // computations in flight: writes skip the map when 0
+	mu sync.Mutex   // guards m
+	m  map[string]*pending
+}
+
+// pending is one key's computation in flight.
+type pending struct {
+	refs int // guarded by writes.mu
+
+	mu        sync.Mutex // held while the computation stores its result
+	overtaken bool       // guarded by mu
+}
+
+// begin registers a computation of sk; call end when it is done.
+func (w *writes) begin(sk string) *pending {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = make(map[string]*pending)
+	}
+	p := w.m[sk]
+	if p == nil {
+		p = new(pending)
+		w.m[sk] = p
+	}
+	p.refs++
+	w.n.Add(1)
+	return p
+}
+
+func (w *writes) end(sk string, p *pending) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p.refs--; p.refs == 0 {
+		delete(w.m, sk)
+	}
+	w.n.Add(-1)
+}
+
+// overtake marks the computations of these store keys overtaken. Call it
+// before writing them.
+func (w *writes) overtake(sks ...string) {
+	if w.n.Load() == 0 {
+		return
+	}
+	w.mu.Lock()
+	var hit []*pending
+	for _, sk := range sks {
+		if p := w.m[sk]; p != nil {
+			hit = append(hit, p)
+		}
+	}
+	w.mu.Unlock()
+	markOvertaken(hit)
+}
+
+// overtakeAll marks every computation in flight overtaken (Clear).
+func (w *writes) overtakeAll() {
+	if w.n.Load() == 0 {
+		return
+	}
+	w.mu.Lock()
+	hit := make([]*pending, 0, len(w.m))
+	for _, p := range w.m {
+		hit = append(hit, p)
+	}
+	w.mu.Unlock()
+	markOvertaken(hit)
+}
+
+func markOvertaken(ps []*pending) {
+	for _, p := range ps {
+		p.mu.Lock() // waits for a store in progress: the write then lands after it
+		p.overtaken = true
+		p.mu.Unlock()
+	}
+}
+
+// storeUnlessOvertaken runs store unless a write overtook the computation,
+// and reports whether it ran.
+func (p *pending) storeUnlessOvertaken(store func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.overtaken {
+		return false
+	}
+	store()
+	return true
+}
