@@ -54,14 +54,40 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 // getOrSet is GetOrSet for a store key already made.
 func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duration,
 	fn func(context.Context) (T, error), cfg *memoConfig) (T, error) {
+	v, _, err := load(ctx, c, sk, key, ttl, fn, cfg)
+	return v, err
+}
+
+// loaded says how load got its value, and when that value was written (zero
+// when unknown or just computed).
+type loaded struct {
+	how       how
+	writtenAt time.Time
+}
+
+// how says how load got its value.
+type how uint8
+
+const (
+	howComputed  how = iota // this caller's computation ran
+	howHit                  // a fresh stored value
+	howStale                // an expired value (stale-while-revalidate or -if-error)
+	howCoalesced            // another caller's computation, waited for
+)
+
+// load is the heart of GetOrSet: read, serve fresh or stale, else join or
+// lead the one computation of sk.
+func load[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duration,
+	fn func(context.Context) (T, error), cfg *memoConfig) (T, loaded, error) {
 	var zero T
 	if inChain(ctx, sk) {
-		return zero, fmt.Errorf("%w: %q", ErrRecursion, key)
+		return zero, loaded{}, fmt.Errorf("%w: %q", ErrRecursion, key)
 	}
+	codec := cfg.codecFor(c)
 	now := time.Now()
 	var stale T
 	var staleEnv envelope
-	haveStale := false
+	haveStale, readFailed := false, false
 
 	data, err := c.get(ctx, sk)
 	switch {
@@ -72,53 +98,59 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 			// anything that does not decode (another format version,
 			// garbage) is a miss, recomputed and overwritten.
 			var v T
-			if err := c.codec.Unmarshal(data, &v); err == nil {
+			if err := codec.Unmarshal(data, &v); err == nil {
 				c.stats.hits.Add(1)
-				return v, nil
+				return v, loaded{how: howHit}, nil
 			}
 			break
 		}
 		if e.fresh(now) {
 			if e.negative {
 				c.stats.hits.Add(1)
-				return zero, cfg.notFoundErr()
+				return zero, loaded{howHit, e.writtenAt}, cfg.notFound
 			}
 			var v T
-			if err := c.codec.Unmarshal(e.payload, &v); err == nil {
+			if err := codec.Unmarshal(e.payload, &v); err == nil {
 				c.stats.hits.Add(1)
-				return v, nil
+				return v, loaded{howHit, e.writtenAt}, nil
 			}
 			c.stats.decodeErrors.Add(1)
 			break
 		}
-		if !e.negative && c.codec.Unmarshal(e.payload, &stale) == nil {
+		if !e.negative && codec.Unmarshal(e.payload, &stale) == nil {
 			haveStale, staleEnv = true, e
 			if e.usableStale(now, cfg.swr) {
 				c.stats.staleServed.Add(1)
 				refresh(ctx, c, sk, ttl, fn, cfg)
-				return stale, nil
+				return stale, loaded{howStale, e.writtenAt}, nil
 			}
 		}
 	case !errors.Is(err, ErrNotFound):
 		_ = c.failed("get", key, err) // counted and logged; the store is a miss
+		readFailed = true
 	}
 	c.stats.misses.Add(1)
 
 	v, leader, err := c.flights.do(ctx, sk, func() (any, error) {
-		return compute(ctx, c, sk, ttl, fn, cfg)
+		return compute(ctx, c, sk, ttl, fn, cfg, readFailed)
 	})
-	if !leader && ctx.Err() == nil { // a waiter that got the shared answer
-		c.stats.coalesced.Add(1)
+	got := loaded{how: howComputed}
+	if !leader {
+		got.how = howCoalesced
+		if ctx.Err() == nil { // a waiter that got the shared answer
+			c.stats.coalesced.Add(1)
+		}
 	}
 	if err != nil {
 		if haveStale && ctx.Err() == nil && staleEnv.usableStale(time.Now(), cfg.sie) {
 			c.stats.staleServed.Add(1)
-			return stale, nil
+			return stale, loaded{howStale, staleEnv.writtenAt}, nil // a leader's panic was logged by onPanic
 		}
-		return zero, err
+		reraise(err) // the leader's panic or Goexit goes on in its own goroutine
+		return zero, got, err
 	}
 	t, _ := v.(T) // v is nil for a nil interface T
-	return t, nil
+	return t, got, nil
 }
 
 // refresh recomputes sk in the background, unless a computation of it is
@@ -128,15 +160,16 @@ func refresh[T any](ctx context.Context, c *Cache, sk string, ttl time.Duration,
 	detached := context.WithoutCancel(ctx)
 	c.flights.forget(sk, func() (any, error) {
 		c.stats.refreshes.Add(1) // only when no computation of sk was running
-		return compute(detached, c, sk, ttl, fn, cfg)
+		return compute(detached, c, sk, ttl, fn, cfg, false)
 	})
 }
 
 // compute runs fn for the callers of sk: under the distributed lock when
 // asked, with a detached and bounded context, and stores its result unless a
-// write overtook it.
+// write overtook it. When the caller's read of the store just failed, it does
+// not read or write the store again: one store timeout per request at most.
 func compute[T any](ctx context.Context, c *Cache, sk string, ttl time.Duration,
-	fn func(context.Context) (T, error), cfg *memoConfig) (any, error) {
+	fn func(context.Context) (T, error), cfg *memoConfig, storeDown bool) (any, error) {
 	cctx, cancel := context.WithTimeout(withChain(context.WithoutCancel(ctx), sk), cfg.computeTimeout)
 	defer cancel()
 	p := c.writes.begin(sk)
@@ -145,19 +178,22 @@ func compute[T any](ctx context.Context, c *Cache, sk string, ttl time.Duration,
 	// Another caller (or instance) may have stored the value since this one
 	// read a miss: a caller can reach the flight just after the previous one
 	// ended. Look again before computing; the lock does so once it is held.
+	codec := cfg.codecFor(c)
 	var stored []byte
-	if cfg.lock {
+	switch {
+	case storeDown:
+	case cfg.lock:
 		l := c.acquire(cctx, sk, cfg)
 		defer l.release()
 		stored = l.data
-	} else {
+	default:
 		stored, _ = c.freshEntry(cctx, sk)
 	}
 	if e, ok := parseEnvelope(stored); ok && e.negative {
-		return nil, cfg.notFoundErr()
+		return nil, cfg.notFound
 	} else if ok {
 		var v T
-		if err := c.codec.Unmarshal(e.payload, &v); err == nil {
+		if err := codec.Unmarshal(e.payload, &v); err == nil {
 			return v, nil
 		}
 	}
@@ -168,18 +204,32 @@ func compute[T any](ctx context.Context, c *Cache, sk string, ttl time.Duration,
 	switch {
 	case err != nil && cfg.notFound != nil && errors.Is(err, cfg.notFound) && !isContextErr(err):
 		c.stats.computeErrors.Add(1)
-		e := envelope{negative: true, writtenAt: now, freshUntil: now.Add(cfg.negativeTTL)}
-		c.storeEnvelope(cctx, p, sk, &e, cfg.negativeTTL)
+		if !storeDown {
+			e := envelope{negative: true, writtenAt: now, freshUntil: now.Add(cfg.negativeTTL)}
+			c.storeEnvelope(cctx, p, sk, &e, cfg.negativeTTL)
+		}
 		return v, err
 	case err != nil:
 		c.stats.computeErrors.Add(1)
 		return v, err
 	}
+	if cfg.ttlOf != nil {
+		var store bool
+		if ttl, store = cfg.ttlOf(v, ttl); !store {
+			return v, nil // shared with the callers, not stored
+		}
+	}
+	if storeDown {
+		if m, ok := any(v).(interface{ markStored(bool) }); ok {
+			m.markStored(false)
+		}
+		return v, nil
+	}
 	ttl, keep := c.ttl(ttl)
 	if !keep {
 		return v, nil // already expired: nothing to store
 	}
-	payload, err := c.codec.Marshal(v)
+	payload, err := codec.Marshal(v)
 	if err != nil {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "corral: computed value does not encode; not cached",
 			slog.String("key", sk), slog.Any("error", err))
@@ -193,24 +243,30 @@ func compute[T any](ctx context.Context, c *Cache, sk string, ttl time.Duration,
 		storeTTL = ttl + cfg.staleWindow()
 		e.staleUntil = now.Add(storeTTL)
 	}
-	c.storeEnvelope(cctx, p, sk, &e, storeTTL)
+	ok := c.storeEnvelope(cctx, p, sk, &e, storeTTL)
+	if m, isMarker := any(v).(interface{ markStored(bool) }); isMarker {
+		m.markStored(ok)
+	}
 	return v, nil
 }
 
-// storeEnvelope writes e under sk unless a write overtook the computation. A
-// failure to store is counted and otherwise ignored: the value is served.
-func (c *Cache) storeEnvelope(ctx context.Context, p *pending, sk string, e *envelope, ttl time.Duration) {
+// storeEnvelope writes e under sk unless a write overtook the computation,
+// and reports whether it stored. A failure to store is counted and otherwise
+// ignored: the value is served.
+func (c *Cache) storeEnvelope(ctx context.Context, p *pending, sk string, e *envelope, ttl time.Duration) bool {
 	data := e.encode()
+	stored := false
 	p.storeUnlessOvertaken(func() {
 		sctx, cancel := c.call(ctx)
 		defer cancel()
 		if err := c.store.Set(sctx, sk, data, ttl); err != nil {
 			_ = c.failed("set", sk, err)
+			return
 		}
+		stored = true
 	})
+	return stored
 }
-
-func (cfg *memoConfig) notFoundErr() error { return cfg.notFound }
 
 func (cfg *memoConfig) jittered(ttl time.Duration) time.Duration {
 	if cfg.jitter <= 0 {

@@ -20,6 +20,17 @@ type memoConfig struct {
 	keyEncoder     any // func(K) string, checked by Memoize
 	jitter         float64
 	computeTimeout time.Duration
+
+	// Set by the HTTP middleware, not by options:
+	codec Codec                                                // nil: the cache's
+	ttlOf func(v any, ttl time.Duration) (time.Duration, bool) // per value TTL; false: do not store
+}
+
+func (cfg *memoConfig) codecFor(c *Cache) Codec {
+	if cfg.codec != nil {
+		return cfg.codec
+	}
+	return c.codec
 }
 
 func newMemoConfig(opts []MemoOption) memoConfig {

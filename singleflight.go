@@ -48,6 +48,10 @@ var errGoexit = fmt.Errorf("%w: the computation called runtime.Goexit", ErrPanic
 // and whether this caller's fn was the one that ran. fn runs on a goroutine of
 // its own, so it must not depend on the caller's goroutine; the caller's
 // context only bounds the caller's wait.
+//
+// When fn panicked, the leader gets a *leaderPanic (it decides whether to
+// re-panic) and the others an error wrapping ErrPanicked. When fn called
+// runtime.Goexit, the leader gets errLeaderGoexit and the others errGoexit.
 func (f *flights) do(ctx context.Context, key string, fn func() (any, error)) (val any, leader bool, err error) {
 	var ran bool // written on the flight's goroutine before it sends the result
 	ch := f.g.DoChan(key, func() (any, error) {
@@ -62,11 +66,11 @@ func (f *flights) do(ctx context.Context, key string, fn func() (any, error)) (v
 		}
 		switch {
 		case o.panicked && ran:
-			panic(o.panicVal)
+			return nil, true, &leaderPanic{val: o.panicVal}
 		case o.panicked:
 			return nil, false, fmt.Errorf("%w: %v", ErrPanicked, o.panicVal)
 		case o.goexit && ran:
-			runtime.Goexit()
+			return nil, true, errLeaderGoexit
 		case o.goexit:
 			return nil, false, errGoexit
 		}
@@ -76,10 +80,37 @@ func (f *flights) do(ctx context.Context, key string, fn func() (any, error)) (v
 	}
 }
 
+// leaderPanic is the leader's report of its computation's panic: Repanic
+// panics with the original value.
+type leaderPanic struct{ val any }
+
+func (p *leaderPanic) Error() string { return fmt.Sprintf("%v: %v", ErrPanicked, p.val) }
+func (p *leaderPanic) Unwrap() error { return ErrPanicked }
+
+// errLeaderGoexit tells the leader that its computation called Goexit.
+var errLeaderGoexit = errors.New("corral: the computation called runtime.Goexit")
+
+// reraise carries a leader's panic or Goexit on to the leader's goroutine.
+func reraise(err error) {
+	var lp *leaderPanic
+	if errors.As(err, &lp) {
+		panic(lp.val)
+	}
+	if err == errLeaderGoexit {
+		runtime.Goexit()
+	}
+}
+
 // forget starts fn for key in the background unless a computation of key is
-// already running, and does not wait for it.
+// already running, and does not wait for it. A panic is only reported.
 func (f *flights) forget(key string, fn func() (any, error)) {
-	f.g.DoChan(key, func() (any, error) { return catch(fn), nil })
+	f.g.DoChan(key, func() (any, error) {
+		o := catch(fn)
+		if o.panicked && f.onPanic != nil {
+			f.onPanic(o.panicVal, o.stack)
+		}
+		return o, nil
+	})
 }
 
 // catch runs fn on a goroutine of its own and reports how it ended: returned,
