@@ -42,6 +42,7 @@ type Cache struct {
 	defaultTTL time.Duration
 	timeout    time.Duration // 0: none
 	local      bool          // the store never blocks: call it without a timer
+	mem        *memoryStore  // the store, when it is the memory store: hits skip decoding
 
 	stats   *counters
 	flights *flights // shared by views: one computation per store key
@@ -73,6 +74,9 @@ func New(store Store, opts ...Option) *Cache {
 		c.timeout = 0
 	}
 	_, c.local = store.(inProcess)
+	if ms, ok := store.(*MemoryStore); ok {
+		c.mem = ms.memoryStore
+	}
 	c.ns = namespace(c.prefix, c.version, c.build)
 	return c
 }

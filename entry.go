@@ -13,10 +13,28 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	fields []field // header as a list, for replay; nil until first replayed
 
 	// Set while it is computed, not stored:
 	stored bool   // the computation stored it
 	detail string // why it was not stored, for Cache-Status
+}
+
+// field is one header field of a response, for replay.
+type field struct {
+	name   string
+	values []string
+}
+
+// headerFields returns the header as a list, made once per response (a
+// response is immutable once shared; this runs before it is shared or on the
+// decoding goroutine).
+func headerFields(h http.Header) []field {
+	fields := make([]field, 0, len(h))
+	for k, vs := range h {
+		fields = append(fields, field{k, vs})
+	}
+	return fields
 }
 
 // The stored form of a response, inside the envelope (which holds the times):
@@ -94,6 +112,7 @@ func (responseCodec) Unmarshal(data []byte, v any) error {
 	if d.err != nil || len(d.data) != 0 {
 		return errBadEntry
 	}
+	r.fields = headerFields(r.header)
 	*dst = r
 	return nil
 }

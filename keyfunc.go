@@ -50,10 +50,10 @@ func (k keyConfig) keyFunc() KeyFunc {
 	cookieInKey := slices.Contains(k.vary, "Cookie")
 	return func(r *http.Request) (string, bool) {
 		if !k.ignoreCredentials {
-			if !authInKey && r.Header.Get("Authorization") != "" {
+			if !authInKey && len(r.Header["Authorization"]) > 0 {
 				return "", false
 			}
-			if !cookieInKey && k.cookies == nil && r.Header.Get("Cookie") != "" {
+			if !cookieInKey && k.cookies == nil && len(r.Header["Cookie"]) > 0 {
 				return "", false
 			}
 		}
@@ -138,6 +138,10 @@ func (k keyConfig) writeQuery(b *strings.Builder, raw string) {
 	if raw == "" {
 		return
 	}
+	if k.query == nil && plainSorted(raw) {
+		escapeTo(b, raw, "") // already in key order: no need to split
+		return
+	}
 	type param struct{ name, raw string }
 	var params []param
 	for pair := range strings.SplitSeq(raw, "&") {
@@ -168,7 +172,7 @@ func escapeTo(b *strings.Builder, s, extra string) {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c != '%' && c != '|' && strings.IndexByte(extra, c) < 0 {
+		if c != '%' && c != '|' && (extra == "" || strings.IndexByte(extra, c) < 0) {
 			continue
 		}
 		b.WriteString(s[start:i])
@@ -178,4 +182,33 @@ func escapeTo(b *strings.Builder, s, extra string) {
 		start = i + 1
 	}
 	b.WriteString(s[start:])
+}
+
+// plainSorted reports whether a raw query's parameter names need no decoding
+// and are already in order (the common case), so that it is its own key part.
+func plainSorted(raw string) bool {
+	prevStart, prevEnd := 0, 0 // the previous name is raw[prevStart:prevEnd]
+	start := 0
+	inName := true
+	nameEnd := -1
+	for i := 0; i <= len(raw); i++ {
+		if i == len(raw) || raw[i] == '&' {
+			if nameEnd < 0 {
+				nameEnd = i
+			}
+			if i == start || (start > 0 && raw[start:nameEnd] < raw[prevStart:prevEnd]) {
+				return false // an empty pair, or out of order
+			}
+			prevStart, prevEnd = start, nameEnd
+			start, inName, nameEnd = i+1, true, -1
+			continue
+		}
+		switch c := raw[i]; {
+		case inName && c == '=':
+			inName, nameEnd = false, i
+		case inName && (c == '%' || c == '+'):
+			return false
+		}
+	}
+	return true
 }

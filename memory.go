@@ -95,11 +95,31 @@ type memoryStore struct {
 	stopOnce sync.Once
 }
 
-// memEntry is what go-cache holds. It is never modified once stored.
+// memEntry is what go-cache holds. Its value is never modified once stored;
+// decoded caches, for readers in this process, what the value decodes to.
 type memEntry struct {
-	value []byte
-	size  int64
-	gen   uint64
+	value   []byte
+	size    int64
+	gen     uint64
+	decoded atomic.Pointer[decodedValue]
+}
+
+// decodedValue is an entry's value decoded once and shared read-only by the
+// readers that use the same codec: the HTTP middleware's hits, whose stored
+// responses are immutable, use it to skip decoding.
+type decodedValue struct {
+	codec Codec
+	env   envelope
+	val   any
+}
+
+// entry returns the live entry under key, or nil.
+func (m *memoryStore) entry(key string) *memEntry {
+	v, ok := m.items.Get(key)
+	if !ok {
+		return nil
+	}
+	return v.(*memEntry)
 }
 
 // slot is a key's place in the eviction queue; gen tells whether the entry now

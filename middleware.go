@@ -103,18 +103,27 @@ func (m *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if resp, writtenAt, now, ok := m.fastHit(sk); ok {
+		m.c.stats.hits.Add(1)
+		m.replay(w, r, resp, loaded{howHit, writtenAt}, now)
+		return
+	}
+
 	target := &passTarget{w: w}
 	defer target.detach() // the handler may still run for others: it must not write to w after we return
 	run := func(ctx context.Context) (*response, error) { return m.record(ctx, r, target) }
 	resp, got, err := load(r.Context(), m.c, sk, key, m.cfg.ttl, run, &m.cfg.memo)
 
 	var b *bypassed
+	var se *serverError
 	switch {
 	case err == nil:
-		m.replay(w, r, resp, got)
+		m.replay(w, r, resp, got, time.Now())
+	case errors.As(err, &se):
+		m.replay(w, r, se.resp, got, time.Now())
 	case errors.As(err, &b) && got.how == howComputed:
 		if !b.streamed { // ours, not shareable: replay it to our client only
-			m.replay(w, r, b.resp, got)
+			m.replay(w, r, b.resp, got, time.Now())
 		}
 	case errors.As(err, &b):
 		m.bypass(w, r, b.detail) // another request's private response: compute our own
@@ -143,9 +152,14 @@ func (m *cachedHandler) record(ctx context.Context, r *http.Request, target *pas
 	}
 	resp := &response{status: status, header: rec.header, body: rec.body}
 	if reason := privateReason(rec.header, m.cfg.key.vary); reason != "" {
+		resp.detail = reason
 		return nil, &bypassed{resp: resp, detail: reason}
 	}
 	resp.header = endToEnd(rec.header)
+	if resp.status >= 500 {
+		resp.detail = "status"
+		return nil, &serverError{resp} // an error for StaleIfError; shared otherwise
+	}
 	if m.cfg.etag && resp.header.Get("Etag") == "" {
 		sum := sha256.Sum256(resp.body)
 		resp.header.Set("Etag", `"`+base64.RawURLEncoding.EncodeToString(sum[:18])+`"`)
@@ -196,37 +210,88 @@ type bypassed struct {
 
 func (b *bypassed) Error() string { return "corral: response not shareable: " + b.detail }
 
+// serverError is a shareable 5xx response: not stored, and a failure for
+// StaleIfError, which serves the last good response instead.
+type serverError struct{ resp *response }
+
+func (e *serverError) Error() string {
+	return "corral: handler answered " + strconv.Itoa(e.resp.status)
+}
+
+// fastHit serves a fresh hit from the memory store without decoding: each
+// entry's response is decoded once and shared, read-only, by its hits.
+// Anything else (another store, a miss, a stale entry) goes through load.
+func (m *cachedHandler) fastHit(sk string) (*response, time.Time, time.Time, bool) {
+	if m.c.mem == nil {
+		return nil, time.Time{}, time.Time{}, false
+	}
+	e := m.c.mem.entry(sk)
+	if e == nil {
+		return nil, time.Time{}, time.Time{}, false
+	}
+	d := e.decoded.Load()
+	if d == nil || d.codec != (responseCodec{}) {
+		env, ok := parseEnvelope(e.value)
+		var resp *response
+		if !ok || env.negative || (responseCodec{}).Unmarshal(env.payload, &resp) != nil {
+			return nil, time.Time{}, time.Time{}, false
+		}
+		d = &decodedValue{codec: responseCodec{}, env: env, val: resp}
+		e.decoded.Store(d)
+	}
+	now := time.Now()
+	if !d.env.fresh(now) {
+		return nil, time.Time{}, time.Time{}, false
+	}
+	return d.val.(*response), d.env.writtenAt, now, true
+}
+
 // replay writes a shared or stored response to w.
-func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *response, got loaded) {
-	h := w.Header()
-	copyHeader(h, resp.header)
+func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *response, got loaded, now time.Time) {
+	status := cacheStatusHit
 	switch got.how {
-	case howHit:
-		h.Set("Cache-Status", cacheStatusHit)
 	case howStale:
-		h.Set("Cache-Status", cacheStatusStale)
+		status = cacheStatusStale
 	case howCoalesced:
-		h.Set("Cache-Status", cacheStatusCollapsed)
+		status = cacheStatusCollapsed
 	case howComputed:
-		if resp.stored {
-			h.Set("Cache-Status", cacheStatusStored)
-		} else {
-			h.Set("Cache-Status", cacheStatusMiss+"; detail="+resp.detail)
+		status = cacheStatusStored
+		if !resp.stored {
+			status = cacheStatusMiss + "; detail=" + resp.detail
 		}
 	}
+	h := w.Header()
+	extra := [3]string{status}
+	n := 1
 	if got.how == howHit || got.how == howStale {
-		age := max(int64(time.Since(got.writtenAt)/time.Second), 0)
-		h["Age"] = []string{strconv.FormatInt(age, 10)}
+		extra[n] = strconv.FormatInt(max(int64(now.Sub(got.writtenAt)/time.Second), 0), 10)
+		n++
 	}
-	if notModified(r, resp.header) {
+	_, hasLength := resp.header["Content-Length"]
+	if !hasLength {
+		extra[n] = strconv.Itoa(len(resp.body))
+		n++
+	}
+	fields := resp.fields
+	if fields == nil { // a response just recorded, replayed once per request
+		fields = headerFields(resp.header)
+	}
+	all := copyHeader(h, fields, extra[:n])
+	h["Cache-Status"] = all[0:1:1]
+	i := 1
+	if got.how == howHit || got.how == howStale {
+		h["Age"] = all[i : i+1 : i+1]
+		i++
+	}
+	if inm, ok := r.Header["If-None-Match"]; ok && notModified(inm, resp.header["Etag"]) {
 		for _, k := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range"} {
 			delete(h, k)
 		}
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if _, ok := h["Content-Length"]; !ok {
-		h["Content-Length"] = []string{strconv.Itoa(len(resp.body))}
+	if !hasLength {
+		h["Content-Length"] = all[i : i+1 : i+1]
 	}
 	w.WriteHeader(resp.status)
 	if r.Method != http.MethodHead {
@@ -234,19 +299,22 @@ func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *res
 	}
 }
 
-// copyHeader copies src into dst with one allocation for all the values; the
-// slices are capped so that a later Add in dst cannot write into them.
-func copyHeader(dst, src http.Header) {
-	n := 0
-	for _, vs := range src {
-		n += len(vs)
+// copyHeader copies src into dst with one allocation for all the values,
+// extra ones included (they come first in the returned block); every slice is
+// capped so that a later Add in dst cannot write into a neighbour.
+func copyHeader(dst http.Header, src []field, extra []string) []string {
+	n := len(extra)
+	for _, f := range src {
+		n += len(f.values)
 	}
-	all := make([]string, 0, n)
-	for k, vs := range src {
+	all := make([]string, len(extra), n)
+	copy(all, extra)
+	for _, f := range src {
 		start := len(all)
-		all = append(all, vs...)
-		dst[k] = all[start:len(all):len(all)]
+		all = append(all, f.values...)
+		dst[f.name] = all[start:len(all):len(all)]
 	}
+	return all
 }
 
 func (m *cachedHandler) bypass(w http.ResponseWriter, r *http.Request, detail string) {
@@ -257,9 +325,9 @@ func (m *cachedHandler) bypass(w http.ResponseWriter, r *http.Request, detail st
 // refusal says why the key function refused a request, for Cache-Status.
 func refusal(r *http.Request) string {
 	switch {
-	case r.Header.Get("Authorization") != "":
+	case len(r.Header["Authorization"]) > 0:
 		return "authorization"
-	case r.Header.Get("Cookie") != "":
+	case len(r.Header["Cookie"]) > 0:
 		return "cookie"
 	}
 	return "key"
@@ -404,19 +472,19 @@ func (cc cacheControl) seconds(name string) (int64, bool) {
 	return 0, false
 }
 
-// notModified reports whether r's If-None-Match matches the response's ETag
-// (weak comparison, RFC 9110 section 13.1.2).
-func notModified(r *http.Request, h http.Header) bool {
-	inm := r.Header.Get("If-None-Match")
-	etag := h.Get("Etag")
-	if inm == "" || etag == "" {
+// notModified reports whether an If-None-Match header matches the response's
+// ETag (weak comparison, RFC 9110 section 13.1.2).
+func notModified(ifNoneMatch, etags []string) bool {
+	if len(ifNoneMatch) == 0 || len(etags) == 0 || etags[0] == "" {
 		return false
 	}
-	etag = strings.TrimPrefix(etag, "W/")
-	for tag := range strings.SplitSeq(inm, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-			return true
+	etag := strings.TrimPrefix(etags[0], "W/")
+	for _, inm := range ifNoneMatch {
+		for tag := range strings.SplitSeq(inm, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+				return true
+			}
 		}
 	}
 	return false

@@ -52,9 +52,9 @@ type recorder struct {
 }
 
 var (
-	_ http.Flusher  = (*recorder)(nil)
-	_ http.Hijacker = (*recorder)(nil)
-	_ interface{ FlushError() error } = (*recorder)(nil)
+	_ http.Flusher                              = (*recorder)(nil)
+	_ http.Hijacker                             = (*recorder)(nil)
+	_ interface{ FlushError() error }           = (*recorder)(nil)
 	_ interface{ Unwrap() http.ResponseWriter } = (*recorder)(nil)
 )
 

@@ -6,7 +6,8 @@
 //	go run ./_examples/dashboard
 //
 // then open the URL it prints: the first load computes (slow), the next ones
-// are served from the cache until the TTL ends. /stats shows the counters.
+// are served from the cache until the TTL ends (curl -i shows Cache-Status).
+// /stats shows the counters.
 package main
 
 import (
@@ -47,7 +48,7 @@ func computeDashboardStats(ctx context.Context) (DashboardStats, error) {
 	}, nil
 }
 
-var page = template.Must(template.New("page").Parse(`<!doctype html>
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <title>Dashboard</title>
 <h1>Dashboard</h1>
 <p>{{.Orders}} orders, {{printf "%.2f" .Revenue}} in revenue.</p>
@@ -64,28 +65,29 @@ func main() {
 	defer store.Close()
 	c := corral.New(store, corral.WithPrefix("dashboard"))
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		var stats DashboardStats
-		status := "hit"
-		if found, _ := c.Get(ctx, "stats", &stats); !found {
-			status = "miss"
-			var err error
-			if stats, err = computeDashboardStats(ctx); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			_ = c.Set(ctx, "stats", stats, *ttl) // a failed Set only means the next load computes
-		}
-		w.Header().Set("Cache-Status", "corral; "+status)
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = page.Execute(w, stats)
+	// The expensive aggregate, computed once per TTL however many pages ask
+	// for it at once.
+	stats := corral.Memoize(c, "stats", *ttl, func(ctx context.Context, period string) (DashboardStats, error) {
+		return computeDashboardStats(ctx)
 	})
+
+	// The page itself, cached as rendered bytes: a hit costs no template.
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := stats(r.Context(), "7d")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = pageTemplate.Execute(w, s)
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", c.Handler(page, corral.TTL(*ttl), corral.KeyCookies()))
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		s := c.Stats()
-		fmt.Fprintf(w, "hits %d\nmisses %d\nstore errors %d\nentries %d\nevictions %d\n",
-			s.Hits, s.Misses, s.Errors, store.Len(), s.Evictions)
+		fmt.Fprintf(w, "hits %d\nmisses %d\ncomputations %d\ncoalesced %d\nstore errors %d\nentries %d\nevictions %d\n",
+			s.Hits, s.Misses, s.Computations, s.Coalesced, s.Errors, store.Len(), s.Evictions)
 	})
 
 	ln, err := net.Listen("tcp", *addr)
