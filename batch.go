@@ -52,23 +52,26 @@ func (c *Cache) getMany(ctx context.Context, sks []string) (map[string][]byte, e
 	if len(sks) == 0 {
 		return nil, nil
 	}
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	if bg, ok := c.store.(BatchGetter); ok {
-		return bg.GetMany(ctx, sks)
-	}
-	got := make(map[string][]byte, len(sks))
-	for _, sk := range sks {
-		data, err := c.store.Get(ctx, sk)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return nil, err
-		default:
-			got[sk] = data
+	var got map[string][]byte
+	err := c.do(ctx, func(ctx context.Context) (err error) {
+		if bg, ok := c.store.(BatchGetter); ok {
+			got, err = bg.GetMany(ctx, sks)
+			return err
 		}
-	}
-	return got, nil
+		got = make(map[string][]byte, len(sks))
+		for _, sk := range sks {
+			data, err := c.store.Get(ctx, sk)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				return err
+			default:
+				got[sk] = data
+			}
+		}
+		return nil
+	})
+	return got, err
 }
 
 // SetMany stores every entry of items, a map with string keys (for example
@@ -96,24 +99,24 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 	for sk := range enc {
 		c.writes.overtake(sk)
 	}
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	switch bs, ok := c.store.(BatchSetter); {
-	case !keep:
-		sks := make([]string, 0, len(enc))
-		for sk := range enc {
-			sks = append(sks, sk)
+	err = c.do(ctx, func(ctx context.Context) error {
+		switch bs, ok := c.store.(BatchSetter); {
+		case !keep:
+			sks := make([]string, 0, len(enc))
+			for sk := range enc {
+				sks = append(sks, sk)
+			}
+			return c.store.Delete(ctx, sks...)
+		case ok:
+			return bs.SetMany(ctx, enc, ttl)
 		}
-		err = c.store.Delete(ctx, sks...)
-	case ok:
-		err = bs.SetMany(ctx, enc, ttl)
-	default:
 		for sk, data := range enc {
-			if err = c.store.Set(ctx, sk, data, ttl); err != nil {
-				break
+			if err := c.store.Set(ctx, sk, data, ttl); err != nil {
+				return err
 			}
 		}
-	}
+		return nil
+	})
 	if err != nil {
 		return c.failed("set_many", first, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // NoExpiration, passed as a TTL, stores a value that never expires. A TTL of
@@ -41,12 +43,16 @@ type Cache struct {
 
 	defaultTTL time.Duration
 	timeout    time.Duration // 0: none
-	local      bool          // the store never blocks: call it without a timer
-	mem        *memoryStore  // the store, when it is the memory store: hits skip decoding
+	local      bool          // the store never blocks: call it without a timer or breaker
+
+	breakerFailures uint32
+	breakerCoolDown time.Duration
+	mem             *memoryStore // the store, when it is the memory store: hits skip decoding
 
 	stats   *counters
-	flights *flights // shared by views: one computation per store key
-	writes  *writes  // shared by views: writes overtake computations in flight
+	breaker *gobreaker.CircuitBreaker[struct{}] // shared by views; nil for the memory store or when off
+	flights *flights                            // shared by views: one computation per store key
+	writes  *writes                             // shared by views: writes overtake computations in flight
 }
 
 // New returns a Cache over store. It panics on a nil store.
@@ -63,6 +69,9 @@ func New(store Store, opts ...Option) *Cache {
 		timeout:    DefaultTimeout,
 		stats:      new(counters),
 		writes:     new(writes),
+
+		breakerFailures: DefaultBreakerFailures,
+		breakerCoolDown: DefaultBreakerCoolDown,
 	}
 	for _, o := range opts {
 		o(c)
@@ -78,6 +87,7 @@ func New(store Store, opts ...Option) *Cache {
 		c.mem = ms.memoryStore
 	}
 	c.ns = namespace(c.prefix, c.version, c.build)
+	c.breaker = c.newBreaker()
 	return c
 }
 
@@ -181,13 +191,12 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	}
 	ttl, keep := c.ttl(ttl)
 	c.writes.overtake(sk)
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	if !keep {
-		err = c.store.Delete(ctx, sk)
-	} else {
-		err = c.store.Set(ctx, sk, data, ttl)
-	}
+	err = c.do(ctx, func(ctx context.Context) error {
+		if !keep {
+			return c.store.Delete(ctx, sk)
+		}
+		return c.store.Set(ctx, sk, data, ttl)
+	})
 	if err != nil {
 		return c.failed("set", key, err)
 	}
@@ -210,9 +219,11 @@ func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duratio
 		return false, nil // an already expired value would not be there to see
 	}
 	c.writes.overtake(sk)
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	added, err := c.store.Add(ctx, sk, data, ttl)
+	var added bool
+	err = c.do(ctx, func(ctx context.Context) (err error) {
+		added, err = c.store.Add(ctx, sk, data, ttl)
+		return err
+	})
 	if err != nil {
 		return false, c.failed("add", key, err)
 	}
@@ -233,9 +244,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		sks[i] = sk
 	}
 	c.writes.overtake(sks...)
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	if err := c.store.Delete(ctx, sks...); err != nil {
+	if err := c.do(ctx, func(ctx context.Context) error { return c.store.Delete(ctx, sks...) }); err != nil {
 		return c.failed("delete", keys[0], err)
 	}
 	return nil
@@ -257,20 +266,21 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		}
 		return true, c.Delete(ctx, key)
 	}
-	ctx, cancel := c.call(ctx)
-	defer cancel()
 	var found bool
-	if t, ok := c.store.(Toucher); ok {
-		found, err = t.Touch(ctx, sk, ttl)
-	} else {
-		var data []byte
-		data, err = c.store.Get(ctx, sk)
-		if errors.Is(err, ErrNotFound) {
-			return false, nil
+	err = c.do(ctx, func(ctx context.Context) (err error) {
+		if t, ok := c.store.(Toucher); ok {
+			found, err = t.Touch(ctx, sk, ttl)
+			return err
 		}
-		if err == nil {
-			found, err = true, c.store.Set(ctx, sk, data, ttl)
+		data, err := c.store.Get(ctx, sk)
+		if err != nil {
+			return err
 		}
+		found = true
+		return c.store.Set(ctx, sk, data, ttl)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
 	}
 	if err != nil {
 		return false, c.failed("touch", key, err)
@@ -287,9 +297,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 		return fmt.Errorf("corral: clear: the store has no Clear: %w", errors.ErrUnsupported)
 	}
 	c.writes.overtakeAll()
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	if err := cl.Clear(ctx, escapePart(c.prefix)+":"); err != nil {
+	if err := c.do(ctx, func(ctx context.Context) error { return cl.Clear(ctx, escapePart(c.prefix)+":") }); err != nil {
 		return c.failed("clear", "", err)
 	}
 	return nil
@@ -321,14 +329,17 @@ func (c *Cache) call(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, c.timeout)
 }
 
-// get reads one store key under the call timeout.
+// get reads one store key under the call timeout and the breaker.
 func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
 	if c.local {
 		return c.store.Get(ctx, sk)
 	}
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	return c.store.Get(ctx, sk)
+	var data []byte
+	err := c.do(ctx, func(ctx context.Context) (err error) {
+		data, err = c.store.Get(ctx, sk)
+		return err
+	})
+	return data, err
 }
 
 // ttl resolves a caller's ttl into a store ttl, and reports false when the
@@ -364,14 +375,18 @@ func (c *Cache) decode(ctx context.Context, sk string, data []byte, dst any) boo
 	c.stats.decodeErrors.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelWarn, "corral: stored value does not decode; deleting it",
 		slog.String("key", sk), slog.Int("bytes", len(data)), slog.Any("error", err))
-	dctx, cancel := c.call(context.WithoutCancel(ctx))
-	defer cancel()
-	_ = c.store.Delete(dctx, sk) // best effort: a failure here is one more miss later
+	_ = c.do(context.WithoutCancel(ctx), func(ctx context.Context) error { // best effort: a failure is one more miss later
+		return c.store.Delete(ctx, sk)
+	})
 	return false
 }
 
-// failed counts and wraps a store failure.
+// failed counts and wraps a store failure (a call the breaker refused is
+// counted by do, and not logged).
 func (c *Cache) failed(op, key string, err error) error {
+	if errors.Is(err, errBreakerOpen) {
+		return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, op, key, err)
+	}
 	c.stats.errors.Add(1)
 	c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: store call failed",
 		slog.String("op", op), slog.String("key", key), slog.Any("error", err))

@@ -3,6 +3,7 @@ package corral_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ func TestBrokenStoresGiveErrUnavailable(t *testing.T) {
 		{"hanging", new(faultstore.Hanging)},
 	}
 	for _, s := range stores {
-		c := corral.New(s.store, corral.WithTimeout(budget))
+		// No breaker: every call must reach the store and end with the budget.
+		c := corral.New(s.store, corral.WithTimeout(budget), corral.WithCircuitBreaker(0, 0))
 		ran := uint64(0)
 		for name, call := range cacheCalls(c) {
 			t.Run(s.name+"/"+name, func(t *testing.T) {
@@ -93,5 +95,80 @@ func TestGarbageFromStoreIsAMiss(t *testing.T) {
 	}
 	if _, err := c.Incr(ctx, "k", 1); !errors.Is(err, corral.ErrNotInteger) {
 		t.Fatalf("Incr on garbage = %v, want ErrNotInteger", err)
+	}
+}
+
+// flaky fails while broken is set, and counts the calls that reach it.
+type flaky struct {
+	corral.Store
+	broken atomic.Bool
+	calls  atomic.Int64
+}
+
+func (f *flaky) Get(ctx context.Context, key string) ([]byte, error) {
+	f.calls.Add(1)
+	if f.broken.Load() {
+		return nil, errors.New("connection refused")
+	}
+	return f.Store.Get(ctx, key)
+}
+
+func TestCircuitBreaker(t *testing.T) {
+	ctx := context.Background()
+	f := &flaky{Store: corral.NewMemoryStore()}
+	f.Store.(*corral.MemoryStore).Close()
+	// A wrapper around the memory store is not in-process to the cache: it
+	// gets a breaker.
+	c := corral.New(f, corral.WithCircuitBreaker(3, 100*time.Millisecond))
+	must(t, c.Set(ctx, "k", 1, 0))
+	f.broken.Store(true)
+	for range 10 {
+		if _, err := c.Get(ctx, "k", nil); !errors.Is(err, corral.ErrUnavailable) {
+			t.Fatalf("Get on a broken store = %v", err)
+		}
+	}
+	if got := f.calls.Load(); got != 3 {
+		t.Fatalf("the store was called %d times, want 3 before the breaker opened", got)
+	}
+	if s := c.Stats(); s.Errors != 3 || s.Rejected != 7 || c.BreakerState() != "open" {
+		t.Fatalf("stats %+v, breaker %s", s, c.BreakerState())
+	}
+	// After the cool-down one call probes; success closes the breaker.
+	f.broken.Store(false)
+	eventually(t, "half-open", func() bool { return c.BreakerState() == "half-open" })
+	var v int
+	if found, err := c.Get(ctx, "k", &v); !found || err != nil || v != 1 {
+		t.Fatalf("probe = %v, %v", found, err)
+	}
+	if c.BreakerState() != "closed" {
+		t.Fatalf("breaker %s after a good probe", c.BreakerState())
+	}
+	// Misses and a caller's own cancellation are not failures.
+	for range 10 {
+		c.Get(ctx, "absent", nil)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for range 10 {
+		c.Get(cancelled, "k", nil)
+	}
+	if c.BreakerState() != "closed" {
+		t.Fatal("misses or cancelled callers opened the breaker")
+	}
+}
+
+// A store that panics is a failing store, not a crash.
+type panicky struct{ corral.Store }
+
+func (panicky) Get(context.Context, string) ([]byte, error) { panic("store bug") }
+
+func TestStorePanicIsAFailure(t *testing.T) {
+	c := corral.New(panicky{new(faultstore.Failing)})
+	if _, err := c.Get(context.Background(), "k", nil); !errors.Is(err, corral.ErrUnavailable) {
+		t.Fatalf("Get on a panicking store = %v", err)
+	}
+	v, err := corral.GetOrSet(context.Background(), c, "k", time.Minute, func(context.Context) (int, error) { return 7, nil })
+	if v != 7 || err != nil {
+		t.Fatalf("GetOrSet on a panicking store = %v, %v", v, err)
 	}
 }

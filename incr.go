@@ -20,9 +20,11 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 	}
 	if inc, ok := c.store.(Incrementer); ok && c.codec == JSON {
 		c.writes.overtake(sk)
-		cctx, cancel := c.call(ctx)
-		defer cancel()
-		n, err := inc.Incr(cctx, sk, delta)
+		var n int64
+		err := c.do(ctx, func(ctx context.Context) (err error) {
+			n, err = inc.Incr(ctx, sk, delta)
+			return err
+		})
 		switch {
 		case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotInteger):
 			return 0, fmt.Errorf("corral: incr %q: %w", key, err)
@@ -71,12 +73,13 @@ func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, er
 	}
 	ttl, _ := c.ttl(0)
 	c.writes.overtake(sk, nsk)
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	if err := c.store.Set(ctx, nsk, data, ttl); err != nil {
-		return 0, c.failed("incr_version", key, err)
-	}
-	if err := c.store.Delete(ctx, sk); err != nil {
+	err = c.do(ctx, func(ctx context.Context) error {
+		if err := c.store.Set(ctx, nsk, data, ttl); err != nil {
+			return err
+		}
+		return c.store.Delete(ctx, sk)
+	})
+	if err != nil {
 		return 0, c.failed("incr_version", key, err)
 	}
 	return next.version, nil

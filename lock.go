@@ -64,15 +64,15 @@ func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLoc
 }
 
 func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
-	ctx, cancel := c.call(ctx)
-	defer cancel()
 	var got bool
-	var err error
-	if l, ok := c.store.(Locker); ok {
-		got, err = l.Lock(ctx, key, token, lease)
-	} else {
-		got, err = c.store.Add(ctx, key, []byte(token), lease)
-	}
+	err := c.do(ctx, func(ctx context.Context) (err error) {
+		if l, ok := c.store.(Locker); ok {
+			got, err = l.Lock(ctx, key, token, lease)
+		} else {
+			got, err = c.store.Add(ctx, key, []byte(token), lease)
+		}
+		return err
+	})
 	if err != nil {
 		_ = c.failed("lock", key, err)
 	}
@@ -80,14 +80,13 @@ func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Durat
 }
 
 func (c *Cache) unlock(ctx context.Context, key, token string) {
-	ctx, cancel := c.call(ctx)
-	defer cancel()
-	var err error
-	if l, ok := c.store.(Locker); ok {
-		_, err = l.Unlock(ctx, key, token)
-	} else {
-		err = c.store.Delete(ctx, key) // without a Locker, release is not owner-checked
-	}
+	err := c.do(ctx, func(ctx context.Context) (err error) {
+		if l, ok := c.store.(Locker); ok {
+			_, err = l.Unlock(ctx, key, token)
+			return err
+		}
+		return c.store.Delete(ctx, key) // without a Locker, release is not owner-checked
+	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		_ = c.failed("unlock", key, err)
 	}

@@ -257,9 +257,8 @@ func (c *Cache) storeEnvelope(ctx context.Context, p *pending, sk string, e *env
 	data := e.encode()
 	stored := false
 	p.storeUnlessOvertaken(func() {
-		sctx, cancel := c.call(ctx)
-		defer cancel()
-		if err := c.store.Set(sctx, sk, data, ttl); err != nil {
+		err := c.do(ctx, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
+		if err != nil {
 			_ = c.failed("set", sk, err)
 			return
 		}

@@ -29,12 +29,15 @@ type Stats struct {
 	// LockWaits counts computations that found the distributed lock held by
 	// another instance and waited for it.
 	LockWaits uint64
+	// Rejected counts store calls not made because the circuit breaker was
+	// open (they are misses and dropped writes, at no cost).
+	Rejected uint64
 }
 
 type counters struct {
 	hits, misses, errors, decodeErrors              atomic.Uint64
 	staleServed, refreshes, coalesced, computations atomic.Uint64
-	computeErrors, lockWaits                        atomic.Uint64
+	computeErrors, lockWaits, rejected              atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -49,5 +52,6 @@ func (c *counters) snapshot() Stats {
 		Computations:  c.computations.Load(),
 		ComputeErrors: c.computeErrors.Load(),
 		LockWaits:     c.lockWaits.Load(),
+		Rejected:      c.rejected.Load(),
 	}
 }

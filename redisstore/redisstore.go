@@ -7,11 +7,14 @@
 // every master; never FLUSHDB) and a Locker (SET NX PX with an owner token,
 // released by a compare-and-delete script).
 //
-// Deadlines: go-redis honours a context's deadline only when the client was
-// made with ContextTimeoutEnabled: true; otherwise a call waits for the
-// client's own ReadTimeout and WriteTimeout (3 s by default) whatever
-// corral.WithTimeout says. Make the client with ContextTimeoutEnabled, or with
-// read and write timeouts no longer than the cache's timeout.
+// Deadlines: every call returns by its context's deadline (corral's
+// WithTimeout), whatever the client. go-redis itself honours a context's
+// deadline only when the client was made with ContextTimeoutEnabled: true;
+// for a client without it, the store runs each command on a goroutine of its
+// own and stops waiting at the deadline, while the command goes on until the
+// client's ReadTimeout or WriteTimeout (3 s by default). Prefer
+// ContextTimeoutEnabled: calls then cost no extra goroutine, and a hung
+// server holds no connection past the deadline.
 package redisstore
 
 import (
@@ -30,6 +33,9 @@ import (
 type Store struct {
 	client    redis.UniversalClient
 	scanCount int64
+	// honorsDeadline: the client was made with ContextTimeoutEnabled, so
+	// go-redis itself ends a call at its context's deadline.
+	honorsDeadline bool
 }
 
 // Option configures a [Store].
@@ -60,18 +66,133 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	if client == nil {
 		panic("corral/redisstore: New(nil client)")
 	}
-	s := &Store{client: client, scanCount: 1000}
+	s := &Store{client: client, scanCount: 1000, honorsDeadline: honorsDeadline(client)}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
 
-// Client returns the client the store uses.
-func (s *Store) Client() redis.UniversalClient { return s.client }
+func honorsDeadline(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// run runs one command. When the client does not end calls at their
+// context's deadline (made without ContextTimeoutEnabled), the command runs
+// on a goroutine of its own and the caller stops waiting at the deadline; the
+// command itself ends with the client's read and write timeouts.
+func (s *Store) run(ctx context.Context, fn func(context.Context) error) error {
+	if s.honorsDeadline || ctx.Done() == nil {
+		return fn(ctx)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Get implements [corral.Store].
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := s.run(ctx, func(ctx context.Context) (err error) { v, err = s.get(ctx, key); return err })
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Set implements [corral.Store].
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	return s.run(ctx, func(ctx context.Context) error { return s.set(ctx, key, value, ttl) })
+}
+
+// Add implements [corral.Store] with SET NX.
+func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.add(ctx, key, value, ttl); return err })
+	return ok && err == nil, err
+}
+
+// Delete implements [corral.Store] with UNLINK (grouped by hash slot on
+// Cluster, where one command cannot span slots).
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	return s.run(ctx, func(ctx context.Context) error { return s.delete(ctx, keys...) })
+}
+
+// GetMany implements [corral.BatchGetter] with MGET: one command on a single
+// node, one per hash slot (pipelined) on Cluster.
+func (s *Store) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	var m map[string][]byte
+	err := s.run(ctx, func(ctx context.Context) (err error) { m, err = s.getMany(ctx, keys); return err })
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SetMany implements [corral.BatchSetter] with one pipeline of SETs.
+func (s *Store) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
+	return s.run(ctx, func(ctx context.Context) error { return s.setMany(ctx, items, ttl) })
+}
+
+// Incr implements [corral.Incrementer]: INCRBY on a key that exists, which
+// keeps the key's expiry.
+func (s *Store) Incr(ctx context.Context, key string, delta int64) (int64, error) {
+	var n int64
+	err := s.run(ctx, func(ctx context.Context) (err error) { n, err = s.incr(ctx, key, delta); return err })
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Touch implements [corral.Toucher] with PEXPIRE (PERSIST for ttl <= 0).
+func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.touch(ctx, key, ttl); return err })
+	return ok && err == nil, err
+}
+
+// Clear implements [corral.Clearer]: it SCANs every master for keys that
+// start with prefix and UNLINKs them in batches of ScanCount. It never
+// removes keys outside the prefix.
+func (s *Store) Clear(ctx context.Context, prefix string) error {
+	return s.run(ctx, func(ctx context.Context) error { return s.clear(ctx, prefix) })
+}
+
+// Lock implements [corral.Locker] with SET key token NX PX ttl.
+func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.lock(ctx, key, token, ttl); return err })
+	return ok && err == nil, err
+}
+
+// Unlock implements [corral.Locker]: only the owner's token releases the lock.
+func (s *Store) Unlock(ctx context.Context, key, token string) (bool, error) {
+	var ok bool
+	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.unlock(ctx, key, token); return err })
+	return ok && err == nil, err
+}
+
+// Client returns the client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
 	v, err := s.client.Get(ctx, key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, corral.ErrNotFound
@@ -79,19 +200,15 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	return v, err
 }
 
-// Set implements [corral.Store].
-func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+func (s *Store) set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	return s.client.Set(ctx, key, value, expiration(ttl)).Err()
 }
 
-// Add implements [corral.Store] with SET NX.
-func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+func (s *Store) add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	return s.client.SetNX(ctx, key, value, expiration(ttl)).Result()
 }
 
-// Delete implements [corral.Store] with UNLINK (grouped by hash slot on
-// Cluster, where one command cannot span slots).
-func (s *Store) Delete(ctx context.Context, keys ...string) error {
+func (s *Store) delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -107,9 +224,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 	return err
 }
 
-// GetMany implements [corral.BatchGetter] with MGET: one command on a single
-// node, one per hash slot (pipelined) on Cluster.
-func (s *Store) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+func (s *Store) getMany(ctx context.Context, keys []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -146,8 +261,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string][]byte, 
 	return out, nil
 }
 
-// SetMany implements [corral.BatchSetter] with one pipeline of SETs.
-func (s *Store) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
+func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -166,8 +280,7 @@ var incrScript = redis.NewScript(`
 if redis.call('exists', KEYS[1]) == 0 then return false end
 return redis.call('incrby', KEYS[1], ARGV[1])`)
 
-// Incr implements [corral.Incrementer]. INCRBY keeps the key's expiry.
-func (s *Store) Incr(ctx context.Context, key string, delta int64) (int64, error) {
+func (s *Store) incr(ctx context.Context, key string, delta int64) (int64, error) {
 	n, err := incrScript.Run(ctx, s.client, []string{key}, delta).Int64()
 	switch {
 	case errors.Is(err, redis.Nil):
@@ -185,8 +298,7 @@ if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('persist', KEYS[1])
 return 1`)
 
-// Touch implements [corral.Toucher] with PEXPIRE (PERSIST for ttl <= 0).
-func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+func (s *Store) touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
 		n, err := persistScript.Run(ctx, s.client, []string{key}).Int64()
 		return n == 1, err
@@ -194,10 +306,7 @@ func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 	return s.client.PExpire(ctx, key, ttl).Result()
 }
 
-// Clear implements [corral.Clearer]: it SCANs every master for keys that
-// start with prefix and UNLINKs them in batches of ScanCount. It never
-// removes keys outside the prefix.
-func (s *Store) Clear(ctx context.Context, prefix string) error {
+func (s *Store) clear(ctx context.Context, prefix string) error {
 	match := escapeGlob(prefix) + "*"
 	switch c := s.client.(type) {
 	case *redis.ClusterClient:
@@ -255,8 +364,7 @@ func escapeGlob(s string) string {
 	return b.String()
 }
 
-// Lock implements [corral.Locker] with SET key token NX PX ttl.
-func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+func (s *Store) lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	return s.client.SetNX(ctx, key, token, expiration(ttl)).Result()
 }
 
@@ -265,8 +373,7 @@ var unlockScript = redis.NewScript(`
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0`)
 
-// Unlock implements [corral.Locker]: only the owner's token releases the lock.
-func (s *Store) Unlock(ctx context.Context, key, token string) (bool, error) {
+func (s *Store) unlock(ctx context.Context, key, token string) (bool, error) {
 	n, err := unlockScript.Run(ctx, s.client, []string{key}, token).Int64()
 	return n == 1, err
 }

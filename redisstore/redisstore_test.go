@@ -8,6 +8,7 @@ import (
 	"github.com/corralhq/corral/internal/redistest"
 	"github.com/corralhq/corral/redisstore"
 	"github.com/corralhq/corral/storetest"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestConformanceSingleNode(t *testing.T) {
@@ -24,5 +25,13 @@ func TestConformanceCluster(t *testing.T) {
 	}
 	cluster := redistest.StartCluster(t, 3)
 	client := cluster.Client(t)
+	storetest.Run(t, func(t *testing.T) corral.Store { return redisstore.New(client) })
+}
+
+// A client made without ContextTimeoutEnabled: the store bounds calls itself.
+func TestConformanceWithoutContextTimeout(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { client.Close() })
 	storetest.Run(t, func(t *testing.T) corral.Store { return redisstore.New(client) })
 }
