@@ -53,7 +53,7 @@ func (c *Cache) getMany(ctx context.Context, sks []string) (map[string][]byte, e
 		return nil, nil
 	}
 	var got map[string][]byte
-	err := c.do(ctx, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "get_many", func(ctx context.Context) (err error) {
 		if bg, ok := c.store.(BatchGetter); ok {
 			got, err = bg.GetMany(ctx, sks)
 			return err
@@ -99,7 +99,7 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 	for sk := range enc {
 		c.writes.overtake(sk)
 	}
-	err = c.do(ctx, func(ctx context.Context) error {
+	err = c.do(ctx, "set_many", func(ctx context.Context) error {
 		switch bs, ok := c.store.(BatchSetter); {
 		case !keep:
 			sks := make([]string, 0, len(enc))

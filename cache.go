@@ -50,6 +50,8 @@ type Cache struct {
 	mem             *memoryStore // the store, when it is the memory store: hits skip decoding
 
 	stats   *counters
+	obs     *observers                          // shared by views
+	routes  *routeRegistry                      // shared by views: HTTP counters by route
 	breaker *gobreaker.CircuitBreaker[struct{}] // shared by views; nil for the memory store or when off
 	flights *flights                            // shared by views: one computation per store key
 	writes  *writes                             // shared by views: writes overtake computations in flight
@@ -68,6 +70,8 @@ func New(store Store, opts ...Option) *Cache {
 		defaultTTL: DefaultTTL,
 		timeout:    DefaultTimeout,
 		stats:      new(counters),
+		obs:        new(observers),
+		routes:     new(routeRegistry),
 		writes:     new(writes),
 
 		breakerFailures: DefaultBreakerFailures,
@@ -191,7 +195,7 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	}
 	ttl, keep := c.ttl(ttl)
 	c.writes.overtake(sk)
-	err = c.do(ctx, func(ctx context.Context) error {
+	err = c.do(ctx, "set", func(ctx context.Context) error {
 		if !keep {
 			return c.store.Delete(ctx, sk)
 		}
@@ -220,7 +224,7 @@ func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duratio
 	}
 	c.writes.overtake(sk)
 	var added bool
-	err = c.do(ctx, func(ctx context.Context) (err error) {
+	err = c.do(ctx, "add", func(ctx context.Context) (err error) {
 		added, err = c.store.Add(ctx, sk, data, ttl)
 		return err
 	})
@@ -244,7 +248,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		sks[i] = sk
 	}
 	c.writes.overtake(sks...)
-	if err := c.do(ctx, func(ctx context.Context) error { return c.store.Delete(ctx, sks...) }); err != nil {
+	if err := c.do(ctx, "delete", func(ctx context.Context) error { return c.store.Delete(ctx, sks...) }); err != nil {
 		return c.failed("delete", keys[0], err)
 	}
 	return nil
@@ -267,7 +271,7 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		return true, c.Delete(ctx, key)
 	}
 	var found bool
-	err = c.do(ctx, func(ctx context.Context) (err error) {
+	err = c.do(ctx, "touch", func(ctx context.Context) (err error) {
 		if t, ok := c.store.(Toucher); ok {
 			found, err = t.Touch(ctx, sk, ttl)
 			return err
@@ -297,18 +301,23 @@ func (c *Cache) Clear(ctx context.Context) error {
 		return fmt.Errorf("corral: clear: the store has no Clear: %w", errors.ErrUnsupported)
 	}
 	c.writes.overtakeAll()
-	if err := c.do(ctx, func(ctx context.Context) error { return cl.Clear(ctx, escapePart(c.prefix)+":") }); err != nil {
+	if err := c.do(ctx, "clear", func(ctx context.Context) error { return cl.Clear(ctx, escapePart(c.prefix)+":") }); err != nil {
 		return c.failed("clear", "", err)
 	}
 	return nil
 }
 
-// Stats returns the cache's counters, shared with its views.
+// Stats returns the cache's counters, shared with its views, and the state of
+// its store.
 func (c *Cache) Stats() Stats {
 	s := c.stats.snapshot()
 	if ec, ok := c.store.(EvictionCounter); ok {
 		s.Evictions = ec.Evictions()
 	}
+	if ms, ok := c.store.(*MemoryStore); ok {
+		s.StoreEntries, s.StoreBytes = int64(ms.Len()), ms.Bytes()
+	}
+	s.BreakerState = c.BreakerState()
 	return s
 }
 
@@ -335,7 +344,7 @@ func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
 		return c.store.Get(ctx, sk)
 	}
 	var data []byte
-	err := c.do(ctx, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "get", func(ctx context.Context) (err error) {
 		data, err = c.store.Get(ctx, sk)
 		return err
 	})
@@ -375,7 +384,7 @@ func (c *Cache) decode(ctx context.Context, sk string, data []byte, dst any) boo
 	c.stats.decodeErrors.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelWarn, "corral: stored value does not decode; deleting it",
 		slog.String("key", sk), slog.Int("bytes", len(data)), slog.Any("error", err))
-	_ = c.do(context.WithoutCancel(ctx), func(ctx context.Context) error { // best effort: a failure is one more miss later
+	_ = c.do(context.WithoutCancel(ctx), "delete", func(ctx context.Context) error { // best effort: a failure is one more miss later
 		return c.store.Delete(ctx, sk)
 	})
 	return false
@@ -388,6 +397,7 @@ func (c *Cache) failed(op, key string, err error) error {
 		return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, op, key, err)
 	}
 	c.stats.errors.Add(1)
+	c.stats.errorsByOp[opIndex(op)].Add(1)
 	c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: store call failed",
 		slog.String("op", op), slog.String("key", key), slog.Any("error", err))
 	return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, op, key, err)

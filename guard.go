@@ -45,31 +45,43 @@ func (c *Cache) newBreaker() *gobreaker.CircuitBreaker[struct{}] {
 		MaxRequests: 1,
 		Timeout:     c.breakerCoolDown,
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= failures },
-		IsSuccessful: func(err error) bool {
-			return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotInteger) || errors.Is(err, ErrTooLarge)
-		},
-		IsExcluded: func(err error) bool { var g *callerGone; return errors.As(err, &g) },
+		IsSuccessful: storeAnswered,
+		IsExcluded:   func(err error) bool { var g *callerGone; return errors.As(err, &g) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
-			c.log.LogAttrs(context.Background(), slog.LevelWarn, "corral: store circuit breaker",
+			// The store's health is logged once per change by observe; this
+			// is the detail.
+			c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: store circuit breaker",
 				slog.String("from", from.String()), slog.String("to", to.String()))
 		},
 	})
 }
 
-// do runs one store operation (one or more calls): bounded by the per-call
-// timeout, through the circuit breaker, with a panic in the store turned into
-// an error. The in-process store is called as it is.
-func (c *Cache) do(ctx context.Context, fn func(ctx context.Context) error) error {
+// storeAnswered reports whether a store call's error says the store works: no
+// error, a miss, or an answer about the value.
+func storeAnswered(err error) bool {
+	return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotInteger) || errors.Is(err, ErrTooLarge)
+}
+
+// do runs one store operation op (one or more calls): bounded by the
+// per-call timeout, through the circuit breaker, with a panic in the store
+// turned into an error, and observed. The in-process store is called as it is.
+func (c *Cache) do(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	if c.local {
 		return fn(ctx)
 	}
+	start := time.Now()
+	var err error
 	if c.breaker == nil {
-		return c.bounded(ctx, fn)
+		err = c.bounded(ctx, fn)
+	} else {
+		_, err = c.breaker.Execute(func() (struct{}, error) { return struct{}{}, c.bounded(ctx, fn) })
+		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+			c.stats.rejected.Add(1)
+			return errBreakerOpen // not a call: nothing to observe
+		}
 	}
-	_, err := c.breaker.Execute(func() (struct{}, error) { return struct{}{}, c.bounded(ctx, fn) })
-	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		c.stats.rejected.Add(1)
-		return errBreakerOpen
+	if g := (*callerGone)(nil); !errors.As(err, &g) {
+		c.observe(op, start, err)
 	}
 	return err
 }

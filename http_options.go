@@ -31,6 +31,8 @@ type httpConfig struct {
 	statuses        []int
 	maxBody         int
 	etag            bool
+	routeName       string
+	xCache          bool
 	memo            memoConfig
 }
 

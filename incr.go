@@ -21,7 +21,7 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 	if inc, ok := c.store.(Incrementer); ok && c.codec == JSON {
 		c.writes.overtake(sk)
 		var n int64
-		err := c.do(ctx, func(ctx context.Context) (err error) {
+		err := c.do(ctx, "incr", func(ctx context.Context) (err error) {
 			n, err = inc.Incr(ctx, sk, delta)
 			return err
 		})
@@ -73,7 +73,7 @@ func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, er
 	}
 	ttl, _ := c.ttl(0)
 	c.writes.overtake(sk, nsk)
-	err = c.do(ctx, func(ctx context.Context) error {
+	err = c.do(ctx, "incr_version", func(ctx context.Context) error {
 		if err := c.store.Set(ctx, nsk, data, ttl); err != nil {
 			return err
 		}

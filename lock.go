@@ -65,7 +65,7 @@ func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLoc
 
 func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
 	var got bool
-	err := c.do(ctx, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "lock", func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			got, err = l.Lock(ctx, key, token, lease)
 		} else {
@@ -80,7 +80,7 @@ func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Durat
 }
 
 func (c *Cache) unlock(ctx context.Context, key, token string) {
-	err := c.do(ctx, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "unlock", func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			_, err = l.Unlock(ctx, key, token)
 			return err

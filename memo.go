@@ -257,7 +257,7 @@ func (c *Cache) storeEnvelope(ctx context.Context, p *pending, sk string, e *env
 	data := e.encode()
 	stored := false
 	p.storeUnlessOvertaken(func() {
-		err := c.do(ctx, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
+		err := c.do(ctx, "set", func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
 		if err != nil {
 			_ = c.failed("set", sk, err)
 			return

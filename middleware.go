@@ -81,66 +81,89 @@ func (m *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		m.record(w, r, decPassed, r.Method, "")
 		m.serveUnsafe(w, r)
 		return
 	default:
+		m.record(w, r, decPassed, r.Method, "")
 		w.Header().Set("Cache-Status", cacheStatusMethod)
 		m.next.ServeHTTP(w, r)
 		return
 	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		m.bypass(w, r, "request-body")
+		m.bypass(w, r, "request-body", "")
 		return
 	}
 	key, ok := m.cfg.keyFunc(r)
 	if !ok {
-		m.bypass(w, r, refusal(r))
+		m.bypass(w, r, refusal(r), "")
 		return
 	}
 	sk, err := m.c.key(key)
 	if err != nil {
-		m.bypass(w, r, "key")
+		m.bypass(w, r, "key", key)
 		return
 	}
 
 	if resp, writtenAt, now, ok := m.fastHit(sk); ok {
 		m.c.stats.hits.Add(1)
+		m.record(w, r, decHit, "", key)
 		m.replay(w, r, resp, loaded{howHit, writtenAt}, now)
 		return
 	}
 
 	target := &passTarget{w: w}
 	defer target.detach() // the handler may still run for others: it must not write to w after we return
-	run := func(ctx context.Context) (*response, error) { return m.record(ctx, r, target) }
+	run := func(ctx context.Context) (*response, error) { return m.run(ctx, r, target) }
 	resp, got, err := load(r.Context(), m.c, sk, key, m.cfg.ttl, run, &m.cfg.memo)
 
 	var b *bypassed
 	var se *serverError
 	switch {
 	case err == nil:
-		m.replay(w, r, resp, got, time.Now())
+		m.recordReplay(w, r, resp, got, key)
 	case errors.As(err, &se):
-		m.replay(w, r, se.resp, got, time.Now())
+		m.recordReplay(w, r, se.resp, got, key)
 	case errors.As(err, &b) && got.how == howComputed:
+		m.record(w, r, decNotStored, b.detail, key)
 		if !b.streamed { // ours, not shareable: replay it to our client only
 			m.replay(w, r, b.resp, got, time.Now())
 		}
 	case errors.As(err, &b):
-		m.bypass(w, r, b.detail) // another request's private response: compute our own
+		m.bypass(w, r, b.detail, key) // another request's private response: compute our own
 	case errors.Is(err, ErrPanicked):
+		m.record(w, r, decError, "panic", key)
 		w.Header().Set("Cache-Status", cacheStatusMiss+"; detail=panic")
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	case r.Context().Err() != nil:
-		// Our client has gone; the handler goes on for the others.
+		m.record(w, r, decError, "client-gone", key) // the handler goes on for the others
 	default:
-		m.bypass(w, r, "error")
+		m.bypass(w, r, "error", key)
 	}
 }
 
-// record runs the handler for a computation and returns its response: a
+// recordReplay counts how a shared or stored response was got, then replays
+// it.
+func (m *cachedHandler) recordReplay(w http.ResponseWriter, r *http.Request, resp *response, got loaded, key string) {
+	d, detail := decStored, ""
+	switch {
+	case got.how == howHit:
+		d = decHit
+	case got.how == howStale:
+		d = decStale
+	case got.how == howCoalesced:
+		d = decCollapsed
+	case !resp.stored:
+		d, detail = decNotStored, resp.detail
+	}
+	m.record(w, r, d, detail, key)
+	m.replay(w, r, resp, got, time.Now())
+}
+
+// run runs the handler for a computation and returns its response: a
 // *response to share (stored when ttlFor agrees), or a *bypassed error for
 // one that only its own client may see.
-func (m *cachedHandler) record(ctx context.Context, r *http.Request, target *passTarget) (*response, error) {
+func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *passTarget) (*response, error) {
 	rec := newRecorder(target, m.cfg.maxBody)
 	m.next.ServeHTTP(rec, r.WithContext(ctx))
 	if rec.passing {
@@ -317,7 +340,8 @@ func copyHeader(dst http.Header, src []field, extra []string) []string {
 	return all
 }
 
-func (m *cachedHandler) bypass(w http.ResponseWriter, r *http.Request, detail string) {
+func (m *cachedHandler) bypass(w http.ResponseWriter, r *http.Request, detail, key string) {
+	m.record(w, r, decBypassed, detail, key)
 	w.Header().Set("Cache-Status", cacheStatusBypass+"; detail="+detail)
 	m.next.ServeHTTP(w, r)
 }

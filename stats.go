@@ -32,16 +32,25 @@ type Stats struct {
 	// Rejected counts store calls not made because the circuit breaker was
 	// open (they are misses and dropped writes, at no cost).
 	Rejected uint64
+	// ErrorsByOp splits Errors by store operation (the names in StoreOps).
+	ErrorsByOp map[string]uint64
+	// BreakerState is the circuit breaker's state: "closed", "open",
+	// "half-open", or "none".
+	BreakerState string
+	// StoreEntries and StoreBytes are what the memory store holds (0 for
+	// other stores).
+	StoreEntries, StoreBytes int64
 }
 
 type counters struct {
 	hits, misses, errors, decodeErrors              atomic.Uint64
 	staleServed, refreshes, coalesced, computations atomic.Uint64
 	computeErrors, lockWaits, rejected              atomic.Uint64
+	errorsByOp                                      [12]atomic.Uint64 // indexed like StoreOps
 }
 
 func (c *counters) snapshot() Stats {
-	return Stats{
+	s := Stats{
 		Hits:          c.hits.Load(),
 		Misses:        c.misses.Load(),
 		Errors:        c.errors.Load(),
@@ -53,5 +62,12 @@ func (c *counters) snapshot() Stats {
 		ComputeErrors: c.computeErrors.Load(),
 		LockWaits:     c.lockWaits.Load(),
 		Rejected:      c.rejected.Load(),
+		ErrorsByOp:    make(map[string]uint64, len(StoreOps)),
 	}
+	for i, op := range StoreOps {
+		if n := c.errorsByOp[i].Load(); n > 0 {
+			s.ErrorsByOp[op] = n
+		}
+	}
+	return s
 }
