@@ -41,10 +41,10 @@ func (c *Cache) newBreaker() *gobreaker.CircuitBreaker[struct{}] {
 	}
 	failures := c.breakerFailures
 	return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        "corral",
-		MaxRequests: 1,
-		Timeout:     c.breakerCoolDown,
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= failures },
+		Name:         "corral",
+		MaxRequests:  1,
+		Timeout:      c.breakerCoolDown,
+		ReadyToTrip:  func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= failures },
 		IsSuccessful: storeAnswered,
 		IsExcluded:   func(err error) bool { var g *callerGone; return errors.As(err, &g) },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
