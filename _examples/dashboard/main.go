@@ -7,7 +7,7 @@
 //
 // then open the URL it prints: the first load computes (slow), the next ones
 // are served from the cache until the TTL ends (curl -i shows Cache-Status).
-// /stats shows the counters.
+// /stats shows the counters, /metrics the same as Prometheus metrics.
 package main
 
 import (
@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/corralhq/corral"
+	"github.com/corralhq/corral/corralprom"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // DashboardStats is what the page shows.
@@ -86,9 +89,18 @@ func main() {
 	mux.Handle("GET /{$}", c.Handler(page, corral.TTL(*ttl), corral.KeyCookies()))
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		s := c.Stats()
-		fmt.Fprintf(w, "hits %d\nmisses %d\ncomputations %d\ncoalesced %d\nstore errors %d\nentries %d\nevictions %d\n",
-			s.Hits, s.Misses, s.Computations, s.Coalesced, s.Errors, store.Len(), s.Evictions)
+		fmt.Fprintf(w, "hits %d\nmisses %d\nstale served %d\ncomputations %d\ncoalesced %d\n",
+			s.Hits, s.Misses, s.StaleServed, s.Computations, s.Coalesced)
+		fmt.Fprintf(w, "store errors %d\nbreaker %s\nentries %d\nbytes %d\nevictions %d\n",
+			s.Errors, s.BreakerState, s.StoreEntries, s.StoreBytes, s.Evictions)
+		for route, h := range c.HTTPStats() {
+			fmt.Fprintf(w, "route %q: %d hits, %d stored, %d not stored, %d collapsed, %d bypassed\n",
+				route, h.Hits, h.Stored, h.NotStored, h.Collapsed, h.Bypassed)
+		}
 	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(corralprom.New(c, "dashboard"))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

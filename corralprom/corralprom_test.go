@@ -1,0 +1,171 @@
+package corralprom_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/corralhq/corral"
+	"github.com/corralhq/corral/corralprom"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// remote is the memory store seen as a remote store (the cache puts it
+// behind its breaker and observer), which can be broken on command.
+type remote struct {
+	corral.Store
+	broken atomic.Bool
+}
+
+func (r *remote) Get(ctx context.Context, k string) ([]byte, error) {
+	if r.broken.Load() {
+		return nil, errors.New("connection refused")
+	}
+	return r.Store.Get(ctx, k)
+}
+
+func (r *remote) Set(ctx context.Context, k string, v []byte, ttl time.Duration) error {
+	if r.broken.Load() {
+		return errors.New("connection refused")
+	}
+	return r.Store.Set(ctx, k, v, ttl)
+}
+
+func TestCollectorAfterKnownTraffic(t *testing.T) {
+	ctx := context.Background()
+	mem := corral.NewMemoryStore()
+	defer mem.Close()
+	store := &remote{Store: mem}
+	c := corral.New(store, corral.WithCircuitBreaker(2, 50*time.Millisecond))
+	col := corralprom.New(c, "test")
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(col)
+
+	value := func(context.Context) (int, error) { return 1, nil }
+	// 3 misses, then 5 hits.
+	for i := range 3 {
+		corral.GetOrSet(ctx, c, fmt.Sprint("k", i), time.Minute, value)
+	}
+	for i := range 5 {
+		corral.GetOrSet(ctx, c, fmt.Sprint("k", i%3), time.Minute, value)
+	}
+	// 4 concurrent callers of a cold key: 1 computation, 3 coalesced.
+	release := make(chan struct{})
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			corral.GetOrSet(ctx, c, "cold", time.Minute, func(context.Context) (int, error) {
+				close(started)
+				<-release
+				return 2, nil
+			})
+		}()
+	}
+	<-started
+	for c.Stats().Misses < 3+4 {
+		time.Sleep(time.Millisecond) // waiting for a counter: the callers have joined
+	}
+	close(release)
+	wg.Wait()
+	// A store outage: 2 failed reads open the breaker, 3 more are rejected.
+	store.broken.Store(true)
+	for range 5 {
+		c.Get(ctx, "k0", nil)
+	}
+
+	want := `
+# HELP corral_hits_total Reads that found a fresh value.
+# TYPE corral_hits_total counter
+corral_hits_total{cache="test"} 5
+# HELP corral_misses_total Reads that found nothing usable.
+# TYPE corral_misses_total counter
+corral_misses_total{cache="test"} 7
+# HELP corral_coalesced_total Callers that waited for another caller's computation.
+# TYPE corral_coalesced_total counter
+corral_coalesced_total{cache="test"} 3
+# HELP corral_computations_total Computations run.
+# TYPE corral_computations_total counter
+corral_computations_total{cache="test"} 4
+# HELP corral_store_rejected_total Store calls not made because the circuit breaker was open.
+# TYPE corral_store_rejected_total counter
+corral_store_rejected_total{cache="test"} 3
+# HELP corral_breaker_state The store circuit breaker's state: 1 for the current one.
+# TYPE corral_breaker_state gauge
+corral_breaker_state{cache="test",state="closed"} 0
+corral_breaker_state{cache="test",state="half-open"} 0
+corral_breaker_state{cache="test",state="open"} 1
+`
+	names := []string{"corral_hits_total", "corral_misses_total", "corral_coalesced_total",
+		"corral_computations_total", "corral_store_rejected_total", "corral_breaker_state"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	var errs strings.Builder
+	errs.WriteString("# HELP corral_store_errors_total Store calls that failed or timed out, by operation.\n")
+	errs.WriteString("# TYPE corral_store_errors_total counter\n")
+	for _, op := range corral.StoreOps {
+		n := 0
+		if op == "get" {
+			n = 2 // the two reads that opened the breaker
+		}
+		fmt.Fprintf(&errs, "corral_store_errors_total{cache=\"test\",op=%q} %d\n", op, n)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(errs.String()), "corral_store_errors_total"); err != nil {
+		t.Fatal(err)
+	}
+	// Every observed call is in the latency histogram: 3 misses read twice
+	// (read, then re-read before computing) and store, 5 hits read, ...
+	if n := testutil.CollectAndCount(col, "corral_store_call_duration_seconds"); n == 0 {
+		t.Fatal("no store call latency was observed")
+	}
+	if problems, err := testutil.CollectAndLint(col); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+
+	// Recovery: after the cool-down a probe succeeds and the breaker closes.
+	store.broken.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for c.BreakerState() != "half-open" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the cool-down is wall-clock time
+	}
+	c.Get(ctx, "k0", nil)
+	if c.BreakerState() != "closed" {
+		t.Fatalf("breaker %s after recovery", c.BreakerState())
+	}
+}
+
+// 10,000 distinct URLs on one route give one series per decision for that
+// route: labels are route templates, never URLs.
+func TestHTTPLabelsAreRoutes(t *testing.T) {
+	c := corral.New(corral.NewMemoryStore())
+	col := corralprom.New(c, "http")
+	mux := http.NewServeMux()
+	mux.Handle("GET /items/{id}", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.PathValue("id"))
+	})))
+	for i := range 10_000 {
+		mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", fmt.Sprintf("/items/%d?q=%d", i, i), nil))
+	}
+	if n := testutil.CollectAndCount(col, "corral_http_requests_total"); n != 1 {
+		t.Fatalf("%d series of corral_http_requests_total for one route, want 1", n)
+	}
+	want := `
+# HELP corral_http_requests_total Requests through the HTTP middleware, by route and decision.
+# TYPE corral_http_requests_total counter
+corral_http_requests_total{cache="http",decision="stored",route="GET /items/{id}"} 10000
+`
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), "corral_http_requests_total"); err != nil {
+		t.Fatal(err)
+	}
+}
