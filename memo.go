@@ -84,6 +84,10 @@ func load[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duratio
 		return zero, loaded{}, fmt.Errorf("%w: %q", ErrRecursion, key)
 	}
 	codec := cfg.codecFor(c)
+	if v, got, ok := sharedHit[T](c, sk, codec); ok {
+		c.stats.hits.Add(1)
+		return v, got, nil
+	}
 	now := time.Now()
 	var stale T
 	var staleEnv envelope

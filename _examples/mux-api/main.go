@@ -1,0 +1,107 @@
+// Command mux-api is a gorilla/mux JSON API cached by corral's middleware:
+// route-template keys, a build id from BUILD_NUMBER, a TTL per route, and a
+// PUT that drops the cached GET of its URL.
+//
+//	go run ./_examples/mux-api
+//	curl -i 127.0.0.1:8081/articles/1      # fwd=miss; stored, then hit
+//	curl -X PUT -d 'New title' 127.0.0.1:8081/articles/1
+//	curl -i 127.0.0.1:8081/articles/1      # computed again: the PUT dropped it
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/corralhq/corral"
+	"github.com/gorilla/mux"
+)
+
+// Article is what the API serves.
+type Article struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// articles stands for a database that is slow to read.
+type articles struct {
+	mu sync.Mutex
+	m  map[string]Article
+}
+
+func (a *articles) get(id string) (Article, bool) {
+	time.Sleep(100 * time.Millisecond) // the expensive query
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	art, ok := a.m[id]
+	return art, ok
+}
+
+func (a *articles) list() []Article {
+	time.Sleep(200 * time.Millisecond)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Article, 0, len(a.m))
+	for _, art := range a.m {
+		out = append(out, art)
+	}
+	return out
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
+	flag.Parse()
+
+	db := &articles{m: map[string]Article{"1": {"1", "Hello"}, "2": {"2", "Caching in Go"}}}
+	// A new build never reads what an older one cached.
+	c := corral.New(corral.NewMemoryStore(), corral.WithPrefix("mux-api"), corral.WithBuild(os.Getenv("BUILD_NUMBER")))
+
+	r := mux.NewRouter()
+	r.Use(c.Middleware(corral.TTL(time.Minute), corral.XCache())) // every route: keyed by its template
+	r.HandleFunc("/articles", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, db.list())
+	}).Methods("GET")
+	r.HandleFunc("/articles/{id}", func(w http.ResponseWriter, r *http.Request) {
+		art, ok := db.get(mux.Vars(r)["id"])
+		if !ok {
+			http.NotFound(w, r) // 404 is not stored (CacheStatuses to change that)
+			return
+		}
+		writeJSON(w, art)
+	}).Methods("GET")
+	r.HandleFunc("/articles/{id}", func(w http.ResponseWriter, r *http.Request) {
+		title, _ := io.ReadAll(io.LimitReader(r.Body, 1<<10))
+		id := mux.Vars(r)["id"]
+		db.mu.Lock()
+		db.m[id] = Article{id, string(title)}
+		db.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent) // success: the middleware drops GET /articles/{id}
+	}).Methods("PUT")
+
+	// A route with its own TTL: a subrouter with its own middleware.
+	live := r.PathPrefix("/live").Subrouter()
+	live.Use(c.Middleware(corral.TTL(2 * time.Second)))
+	live.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]int{"articles": len(db.list())})
+	}).Methods("GET")
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("mux-api: serving http://%s/articles (build %q)\n", ln.Addr(), os.Getenv("BUILD_NUMBER"))
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	log.Fatal(srv.Serve(ln))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
