@@ -148,11 +148,12 @@ func present(t *testing.T, c *corral.Cache, key string) bool {
 
 func testTTL(t *testing.T, newStore newStoreFunc) {
 	ctx := context.Background()
-	c := corral.New(newStore(t), corral.WithDefaultTTL(150*time.Millisecond))
+	// TTLs leave room for a slow machine between a write and the next read.
+	c := corral.New(newStore(t), corral.WithDefaultTTL(700*time.Millisecond))
 	must(t, c.Set(ctx, "default", 1, 0))
 	must(t, c.Set(ctx, "forever", 1, corral.NoExpiration))
 	must(t, c.Set(ctx, "long", 1, time.Hour))
-	must(t, c.Set(ctx, "short", 1, 50*time.Millisecond))
+	must(t, c.Set(ctx, "short", 1, 400*time.Millisecond))
 	if !present(t, c, "default") || !present(t, c, "short") {
 		t.Fatal("values gone before their TTL")
 	}
@@ -194,7 +195,7 @@ func testAdd(t *testing.T, newStore newStoreFunc) {
 		}
 	}
 	// An expired value does not block Add.
-	must(t, c.Set(ctx, "exp", "old", 30*time.Millisecond))
+	must(t, c.Set(ctx, "exp", "old", 300*time.Millisecond))
 	eventually(t, "expired", func() bool { return !present(t, c, "exp") })
 	if added, err := c.Add(ctx, "exp", "new", 0); !added || err != nil {
 		t.Fatalf("Add over an expired value = %v, %v", added, err)
@@ -266,8 +267,8 @@ func testGetManySetMany(t *testing.T, newStore newStoreFunc) {
 func testTouch(t *testing.T, newStore newStoreFunc) {
 	ctx := context.Background()
 	c := corral.New(newStore(t))
-	must(t, c.Set(ctx, "touched", 1, 80*time.Millisecond))
-	must(t, c.Set(ctx, "control", 1, 80*time.Millisecond))
+	must(t, c.Set(ctx, "touched", 1, 500*time.Millisecond))
+	must(t, c.Set(ctx, "control", 1, 500*time.Millisecond))
 	if found, err := c.Touch(ctx, "touched", time.Hour); !found || err != nil {
 		t.Fatalf("Touch = %v, %v", found, err)
 	}

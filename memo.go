@@ -63,6 +63,7 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 type loaded struct {
 	how       how
 	writtenAt time.Time
+	at        time.Time // when the hit was read, when known
 }
 
 // how says how load got its value.
@@ -84,7 +85,7 @@ func load[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duratio
 		return zero, loaded{}, fmt.Errorf("%w: %q", ErrRecursion, key)
 	}
 	codec := cfg.codecFor(c)
-	if v, got, ok := sharedHit[T](c, sk, codec); ok {
+	if v, got, ok := sharedHit[T](c, sk, codec, immutable[T]()); ok {
 		c.stats.hits.Add(1)
 		return v, got, nil
 	}
@@ -111,12 +112,12 @@ func load[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duratio
 		if e.fresh(now) {
 			if e.negative {
 				c.stats.hits.Add(1)
-				return zero, loaded{howHit, e.writtenAt}, cfg.notFound
+				return zero, loaded{how: howHit, writtenAt: e.writtenAt}, cfg.notFound
 			}
 			var v T
 			if err := codec.Unmarshal(e.payload, &v); err == nil {
 				c.stats.hits.Add(1)
-				return v, loaded{howHit, e.writtenAt}, nil
+				return v, loaded{how: howHit, writtenAt: e.writtenAt}, nil
 			}
 			c.stats.decodeErrors.Add(1)
 			break
@@ -126,7 +127,7 @@ func load[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duratio
 			if e.usableStale(now, cfg.swr) {
 				c.stats.staleServed.Add(1)
 				refresh(ctx, c, sk, ttl, fn, cfg)
-				return stale, loaded{howStale, e.writtenAt}, nil
+				return stale, loaded{how: howStale, writtenAt: e.writtenAt}, nil
 			}
 		}
 	case !errors.Is(err, ErrNotFound):
@@ -139,16 +140,22 @@ func load[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duratio
 		return compute(ctx, c, sk, ttl, fn, cfg, readFailed)
 	})
 	got := loaded{how: howComputed}
-	if !leader {
+	sv, fromStore := v.(storedValue)
+	if fromStore {
+		v = sv.v
+	}
+	if !leader || fromStore {
+		// A waiter that got the shared answer, or a leader that found the
+		// value another computation had just stored.
 		got.how = howCoalesced
-		if ctx.Err() == nil { // a waiter that got the shared answer
+		if ctx.Err() == nil {
 			c.stats.coalesced.Add(1)
 		}
 	}
 	if err != nil {
 		if haveStale && ctx.Err() == nil && staleEnv.usableStale(time.Now(), cfg.sie) {
 			c.stats.staleServed.Add(1)
-			return stale, loaded{howStale, staleEnv.writtenAt}, nil // a leader's panic was logged by onPanic
+			return stale, loaded{how: howStale, writtenAt: staleEnv.writtenAt}, nil // a leader's panic was logged by onPanic
 		}
 		reraise(err) // the leader's panic or Goexit goes on in its own goroutine
 		return zero, got, err
@@ -198,7 +205,7 @@ func compute[T any](ctx context.Context, c *Cache, sk string, ttl time.Duration,
 	} else if ok {
 		var v T
 		if err := codec.Unmarshal(e.payload, &v); err == nil {
-			return v, nil
+			return storedValue{v}, nil
 		}
 	}
 
@@ -253,6 +260,10 @@ func compute[T any](ctx context.Context, c *Cache, sk string, ttl time.Duration,
 	}
 	return v, nil
 }
+
+// storedValue is what compute returns when it found the value already stored
+// (by the computation just before, or another instance) instead of computing.
+type storedValue struct{ v any }
 
 // storeEnvelope writes e under sk unless a write overtook the computation,
 // and reports whether it stored. A failure to store is counted and otherwise

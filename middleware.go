@@ -105,10 +105,10 @@ func (m *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if resp, writtenAt, now, ok := m.fastHit(sk); ok {
+	if resp, got, ok := sharedHit[*response](m.c, sk, responseCodec{}, true); ok {
 		m.c.stats.hits.Add(1)
 		m.record(w, r, decHit, "", key)
-		m.replay(w, r, resp, loaded{howHit, writtenAt}, now)
+		m.replay(w, r, resp, got, got.at)
 		return
 	}
 
@@ -239,34 +239,6 @@ type serverError struct{ resp *response }
 
 func (e *serverError) Error() string {
 	return "corral: handler answered " + strconv.Itoa(e.resp.status)
-}
-
-// fastHit serves a fresh hit from the memory store without decoding: each
-// entry's response is decoded once and shared, read-only, by its hits.
-// Anything else (another store, a miss, a stale entry) goes through load.
-func (m *cachedHandler) fastHit(sk string) (*response, time.Time, time.Time, bool) {
-	if m.c.mem == nil {
-		return nil, time.Time{}, time.Time{}, false
-	}
-	e := m.c.mem.entry(sk)
-	if e == nil {
-		return nil, time.Time{}, time.Time{}, false
-	}
-	d := e.decoded.Load()
-	if d == nil || d.codec != (responseCodec{}) {
-		env, ok := parseEnvelope(e.value)
-		var resp *response
-		if !ok || env.negative || (responseCodec{}).Unmarshal(env.payload, &resp) != nil {
-			return nil, time.Time{}, time.Time{}, false
-		}
-		d = &decodedValue{codec: responseCodec{}, env: env, val: resp}
-		e.decoded.Store(d)
-	}
-	now := time.Now()
-	if !d.env.fresh(now) {
-		return nil, time.Time{}, time.Time{}, false
-	}
-	return d.val.(*response), d.env.writtenAt, now, true
 }
 
 // replay writes a shared or stored response to w.

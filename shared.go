@@ -42,14 +42,15 @@ func immutableType(t reflect.Type) bool {
 	return false
 }
 
-// sharedHit serves a fresh hit from the memory store without decoding, for
-// values of an immutable type: each entry is decoded once and every hit gets
-// a copy of that value. It reports false for anything else (another store, a
-// miss, a stale or negative entry, a value written by Set), which load then
-// handles.
-func sharedHit[T any](c *Cache, sk string, codec Codec) (T, loaded, bool) {
+// sharedHit serves a fresh hit from the memory store without decoding: each
+// entry is decoded once and every hit gets a copy of that value. share says
+// whether values of T may be shared (immutable[T] for GetOrSet and Memoize;
+// the middleware's stored responses are never modified). It reports false for
+// anything else (another store, a miss, a stale or negative entry, a value
+// written by Set), which load then handles.
+func sharedHit[T any](c *Cache, sk string, codec Codec, share bool) (T, loaded, bool) {
 	var zero T
-	if c.mem == nil || !immutable[T]() {
+	if c.mem == nil || !share {
 		return zero, loaded{}, false
 	}
 	e := c.mem.entry(sk)
@@ -69,8 +70,9 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (T, loaded, bool) {
 		d = &decodedValue{codec: codec, env: env, val: v}
 		e.decoded.Store(d)
 	}
-	if !d.env.fresh(time.Now()) {
+	now := time.Now()
+	if !d.env.fresh(now) {
 		return zero, loaded{}, false
 	}
-	return v, loaded{howHit, d.env.writtenAt}, true
+	return v, loaded{how: howHit, writtenAt: d.env.writtenAt, at: now}, true
 }

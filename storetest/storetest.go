@@ -124,7 +124,7 @@ func testOverwrite(t *testing.T, s corral.Store, k keys) {
 }
 
 func testTTLExpiry(t *testing.T, s corral.Store, k keys) {
-	set(t, s, k.of("short"), []byte("v"), 100*time.Millisecond)
+	set(t, s, k.of("short"), []byte("v"), 500*time.Millisecond) // room for a slow machine before the next read
 	set(t, s, k.of("long"), []byte("v"), time.Hour)
 	if _, ok := get(t, s, k.of("short")); !ok {
 		t.Fatal("gone before its TTL")
@@ -174,7 +174,7 @@ func testAddConcurrent(t *testing.T, s corral.Store, k keys) {
 }
 
 func testAddOverExpired(t *testing.T, s corral.Store, k keys) {
-	set(t, s, k.of("a"), []byte("old"), 50*time.Millisecond)
+	set(t, s, k.of("a"), []byte("old"), 500*time.Millisecond)
 	if ok, err := s.Add(context.Background(), k.of("a"), []byte("new"), time.Minute); ok || err != nil {
 		t.Fatalf("Add over a live value = %v, %v", ok, err)
 	}
@@ -323,7 +323,7 @@ func testIncr(t *testing.T, s corral.Store, k keys) {
 		t.Skip("no Incrementer")
 	}
 	ctx := context.Background()
-	set(t, s, k.of("n"), []byte("41"), 200*time.Millisecond)
+	set(t, s, k.of("n"), []byte("41"), 500*time.Millisecond)
 	if n, err := inc.Incr(ctx, k.of("n"), 1); n != 42 || err != nil {
 		t.Fatalf("Incr = %d, %v; want 42", n, err)
 	}
@@ -346,9 +346,9 @@ func testTouch(t *testing.T, s corral.Store, k keys) {
 		t.Skip("no Toucher")
 	}
 	ctx := context.Background()
-	set(t, s, k.of("touched"), []byte("v"), 100*time.Millisecond)
-	set(t, s, k.of("forever"), []byte("v"), 100*time.Millisecond)
-	set(t, s, k.of("control"), []byte("v"), 100*time.Millisecond)
+	set(t, s, k.of("touched"), []byte("v"), 500*time.Millisecond)
+	set(t, s, k.of("forever"), []byte("v"), 500*time.Millisecond)
+	set(t, s, k.of("control"), []byte("v"), 500*time.Millisecond)
 	for key, ttl := range map[string]time.Duration{"touched": time.Hour, "forever": 0} {
 		if found, err := tc.Touch(ctx, k.of(key), ttl); !found || err != nil {
 			t.Fatalf("Touch(%s) = %v, %v", key, found, err)
