@@ -47,7 +47,7 @@ func TestMiddlewareStaleWhileRevalidate(t *testing.T) {
 
 func TestMiddlewareStaleIfError(t *testing.T) {
 	failures := map[string]func(w http.ResponseWriter){
-		"5xx":   func(w http.ResponseWriter) { http.Error(w, "db down", 503) },
+		"5xx":   func(w http.ResponseWriter) { http.Error(w, "db down", http.StatusServiceUnavailable) },
 		"panic": func(w http.ResponseWriter) { panic("db down") },
 	}
 	for name, fail := range failures {

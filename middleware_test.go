@@ -450,7 +450,7 @@ func TestPoisoningAndLeaks(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				w := do(outer, "GET", "/s")
-				if got := w.Header().Values("X-Origin"); len(got) != 2 || got[1] != fmt.Sprint("added") {
+				if got := w.Header().Values("X-Origin"); len(got) != 2 || got[1] != "added" {
 					t.Errorf("request %d: X-Origin = %v", i, got)
 				}
 			}()
