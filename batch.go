@@ -11,7 +11,9 @@ import (
 // GetMany reads several keys, in one round trip where the store allows
 // ([BatchGetter]), and decodes each value found into dst, a map with string
 // keys (map[string]T, or a pointer to one, which is made when nil). Keys that
-// are absent, or whose value does not decode into T, are left out of dst.
+// are absent are left out of dst; so are those whose value does not decode
+// into T, which stay stored, and for which GetMany returns an error wrapping
+// [ErrDecode] after filling dst with the others.
 func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
 	m, err := mapOf(dst, "GetMany", false)
 	if err != nil {
@@ -25,9 +27,10 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
 	}
 	got, err := c.getMany(ctx, sks)
 	if err != nil {
-		return c.failed("get_many", keys[0], err)
+		return c.failed(opGetMany, keys[0], err)
 	}
 	kt, vt := m.Type().Key(), m.Type().Elem()
+	var errs []error
 	for i, sk := range sks {
 		data, ok := got[sk]
 		if ok {
@@ -38,14 +41,17 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
 			continue
 		}
 		v := reflect.New(vt)
-		if !c.decode(ctx, sk, data, v.Interface()) {
+		if err := c.decode(keys[i], data, v.Interface()); err != nil {
 			c.stats.misses.Add(1)
+			if err != errNotAValue {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		m.SetMapIndex(reflect.ValueOf(keys[i]).Convert(kt), v.Elem())
 		c.stats.hits.Add(1)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *Cache) getMany(ctx context.Context, sks []string) (map[string][]byte, error) {
@@ -53,7 +59,7 @@ func (c *Cache) getMany(ctx context.Context, sks []string) (map[string][]byte, e
 		return nil, nil
 	}
 	var got map[string][]byte
-	err := c.do(ctx, "get_many", func(ctx context.Context) (err error) {
+	err := c.call(ctx, opGetMany, func(ctx context.Context) (err error) {
 		if bg, ok := c.store.(BatchGetter); ok {
 			got, err = bg.GetMany(ctx, sks)
 			return err
@@ -97,9 +103,9 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 		first = k
 	}
 	for sk := range enc {
-		c.writes.overtake(sk)
+		c.overtake(sk)
 	}
-	err = c.do(ctx, "set_many", func(ctx context.Context) error {
+	err = c.call(ctx, opSetMany, func(ctx context.Context) error {
 		switch bs, ok := c.store.(BatchSetter); {
 		case !keep:
 			sks := make([]string, 0, len(enc))
@@ -118,7 +124,7 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 		return nil
 	})
 	if err != nil {
-		return c.failed("set_many", first, err)
+		return c.failed(opSetMany, first, err)
 	}
 	return nil
 }

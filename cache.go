@@ -7,7 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
+	"github.com/corralhq/corral/internal/envelope"
+	"github.com/corralhq/corral/internal/guard"
 )
 
 // NoExpiration, passed as a TTL, stores a value that never expires. A TTL of
@@ -26,35 +27,46 @@ const NoExpiration time.Duration = -1
 // The store is an optimisation, not a dependency: every store call is bounded
 // by [WithTimeout], and a failure comes back as an error wrapping
 // [ErrUnavailable], which callers may treat as a miss. A stored value that
-// does not decode is a miss: it is logged and deleted.
+// does not decode into the caller's type is an error wrapping [ErrDecode],
+// and stays stored.
 //
 // A Cache is safe for concurrent use. The views returned by
 // [Cache.WithVersion], [Cache.WithPrefix] and [Cache.WithBuild] share its
-// store and its [Stats].
+// store, its computations in flight and its [Stats]: a view is the same core
+// under another namespace.
 type Cache struct {
+	*core
+	ns namespace
+}
+
+// core is what a cache and its views share.
+type core struct {
 	store Store
 	codec Codec
 	log   *slog.Logger
 
+	defaultTTL      time.Duration
+	timeout         time.Duration // 0: none
+	breakerFailures uint32
+	breakerCoolDown time.Duration
+
+	local bool         // the store never blocks: called without the guard
+	mem   *memoryStore // the store, when it is the memory store: hits skip decoding
+	guard *guard.Guard // nil for an in-process store
+
+	stats   counters
+	obs     observers
+	routes  routeRegistry // HTTP counters by route
+	flights flights       // one computation per store key
+	writes  writes        // writes overtake computations in flight
+}
+
+// namespace is the front of every store key of a cache or view.
+type namespace struct {
 	prefix  string
 	version int
 	build   string
-	ns      string // namespace(prefix, version, build), the front of every key
-
-	defaultTTL time.Duration
-	timeout    time.Duration // 0: none
-	local      bool          // the store never blocks: call it without a timer or breaker
-
-	breakerFailures uint32
-	breakerCoolDown time.Duration
-	mem             *memoryStore // the store, when it is the memory store: hits skip decoding
-
-	stats   *counters
-	obs     *observers                          // shared by views
-	routes  *routeRegistry                      // shared by views: HTTP counters by route
-	breaker *gobreaker.CircuitBreaker[struct{}] // shared by views; nil for the memory store or when off
-	flights *flights                            // shared by views: one computation per store key
-	writes  *writes                             // shared by views: writes overtake computations in flight
+	front   string // "prefix:version:[build:]", escaped
 }
 
 // New returns a Cache over store. It panics on a nil store.
@@ -63,35 +75,31 @@ func New(store Store, opts ...Option) *Cache {
 		panic("corral: New(nil store)")
 	}
 	c := &Cache{
-		store:      store,
-		codec:      JSON,
-		log:        slog.New(slog.DiscardHandler),
-		version:    1,
-		defaultTTL: DefaultTTL,
-		timeout:    DefaultTimeout,
-		stats:      new(counters),
-		obs:        new(observers),
-		routes:     new(routeRegistry),
-		writes:     new(writes),
-
-		breakerFailures: DefaultBreakerFailures,
-		breakerCoolDown: DefaultBreakerCoolDown,
+		core: &core{
+			store:           store,
+			codec:           JSON,
+			log:             slog.New(slog.DiscardHandler),
+			defaultTTL:      DefaultTTL,
+			timeout:         DefaultTimeout,
+			breakerFailures: DefaultBreakerFailures,
+			breakerCoolDown: DefaultBreakerCoolDown,
+		},
+		ns: namespace{version: 1},
 	}
 	for _, o := range opts {
 		o(c)
 	}
-	c.flights = &flights{onPanic: func(val any, stack []byte) {
+	c.ns.front = c.ns.make()
+	c.flights.onPanic = func(val any, stack []byte) {
 		c.log.Error("corral: computation panicked", slog.Any("panic", val), slog.String("stack", string(stack)))
-	}}
-	if c.timeout < 0 {
-		c.timeout = 0
 	}
 	_, c.local = store.(inProcess)
 	if ms, ok := store.(*MemoryStore); ok {
 		c.mem = ms.memoryStore
 	}
-	c.ns = namespace(c.prefix, c.version, c.build)
-	c.breaker = c.newBreaker()
+	if !c.local {
+		c.guard = c.newGuard()
+	}
 	return c
 }
 
@@ -100,33 +108,36 @@ func (c *Cache) Store() Store { return c.store }
 
 // WithVersion returns a view of c at another version, sharing its store.
 func (c *Cache) WithVersion(version int) *Cache {
-	v := *c
-	v.version = version
-	v.ns = namespace(v.prefix, v.version, v.build)
-	return &v
+	ns := c.ns
+	ns.version = version
+	return c.view(ns)
 }
 
 // WithPrefix returns a view of c under another prefix, sharing its store.
 func (c *Cache) WithPrefix(prefix string) *Cache {
-	v := *c
-	v.prefix = prefix
-	v.ns = namespace(v.prefix, v.version, v.build)
-	return &v
+	ns := c.ns
+	ns.prefix = prefix
+	return c.view(ns)
 }
 
 // WithBuild returns a view of c with another build id, sharing its store.
 func (c *Cache) WithBuild(build string) *Cache {
-	v := *c
-	v.build = build
-	v.ns = namespace(v.prefix, v.version, v.build)
-	return &v
+	ns := c.ns
+	ns.build = build
+	return c.view(ns)
+}
+
+func (c *Cache) view(ns namespace) *Cache {
+	ns.front = ns.make()
+	return &Cache{core: c.core, ns: ns}
 }
 
 // Get decodes the value stored under key into dst, a pointer, as
 // json.Unmarshal does, and reports whether it found one. With a nil dst it
-// only reports whether key is present. A miss, and a value that does not
-// decode into dst, are found=false with a nil error; a store failure is an
-// error wrapping [ErrUnavailable].
+// only reports whether key is present. A miss is found=false with a nil
+// error; a store failure is an error wrapping [ErrUnavailable]; a value that
+// does not decode into dst is an error wrapping [ErrDecode], and stays
+// stored.
 func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	sk, err := c.key(key)
 	if err != nil {
@@ -138,32 +149,40 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 		c.stats.misses.Add(1)
 		return false, nil
 	case err != nil:
-		return false, c.failed("get", key, err)
+		return false, c.failed(opGet, key, err)
 	}
 	data, ok := readable(data)
-	if !ok || (dst != nil && !c.decode(ctx, sk, data, dst)) {
+	if !ok {
 		c.stats.misses.Add(1)
 		return false, nil
+	}
+	if dst != nil {
+		switch err := c.decode(key, data, dst); {
+		case err == errNotAValue:
+			c.stats.misses.Add(1)
+			return false, nil
+		case err != nil:
+			return false, err
+		}
 	}
 	c.stats.hits.Add(1)
 	return true, nil
 }
 
 // readable returns the bytes to decode from what the store holds: the payload
-// of a fresh envelope (written by GetOrSet or Memoize), data as it is when it
-// is not an envelope, and false for an expired or negative envelope.
+// of a fresh envelope (written by GetOrSet or Memoize), a raw value as it is,
+// and false for an expired or negative envelope.
 func readable(data []byte) ([]byte, bool) {
-	if len(data) < envelopeHeader || data[0] != envelopeMagic[0] {
+	if !envelope.Is(data) {
 		return data, true
 	}
-	e, ok := parseEnvelope(data)
-	if !ok {
+	switch e, state := envelope.Classify(data, time.Now()); state {
+	case envelope.Fresh:
+		return e.Payload, true
+	case envelope.Foreign:
 		return data, true
 	}
-	if e.negative || !e.fresh(time.Now()) {
-		return nil, false
-	}
-	return e.payload, true
+	return nil, false
 }
 
 // Has reports whether key holds a value. It does not count as a hit or miss.
@@ -177,7 +196,7 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 	case errors.Is(err, ErrNotFound):
 		return false, nil
 	case err != nil:
-		return false, c.failed("has", key, err)
+		return false, c.failed(opGet, key, err)
 	}
 	return true, nil
 }
@@ -194,15 +213,15 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 		return err
 	}
 	ttl, keep := c.ttl(ttl)
-	c.writes.overtake(sk)
-	err = c.do(ctx, "set", func(ctx context.Context) error {
+	c.overtake(sk)
+	err = c.call(ctx, opSet, func(ctx context.Context) error {
 		if !keep {
 			return c.store.Delete(ctx, sk)
 		}
 		return c.store.Set(ctx, sk, data, ttl)
 	})
 	if err != nil {
-		return c.failed("set", key, err)
+		return c.failed(opSet, key, err)
 	}
 	return nil
 }
@@ -222,14 +241,14 @@ func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duratio
 	if !keep {
 		return false, nil // an already expired value would not be there to see
 	}
-	c.writes.overtake(sk)
+	c.overtake(sk)
 	var added bool
-	err = c.do(ctx, "add", func(ctx context.Context) (err error) {
+	err = c.call(ctx, opAdd, func(ctx context.Context) (err error) {
 		added, err = c.store.Add(ctx, sk, data, ttl)
 		return err
 	})
 	if err != nil {
-		return false, c.failed("add", key, err)
+		return false, c.failed(opAdd, key, err)
 	}
 	return added, nil
 }
@@ -247,9 +266,9 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		}
 		sks[i] = sk
 	}
-	c.writes.overtake(sks...)
-	if err := c.do(ctx, "delete", func(ctx context.Context) error { return c.store.Delete(ctx, sks...) }); err != nil {
-		return c.failed("delete", keys[0], err)
+	c.overtake(sks...)
+	if err := c.call(ctx, opDelete, func(ctx context.Context) error { return c.store.Delete(ctx, sks...) }); err != nil {
+		return c.failed(opDelete, keys[0], err)
 	}
 	return nil
 }
@@ -271,7 +290,7 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		return true, c.Delete(ctx, key)
 	}
 	var found bool
-	err = c.do(ctx, "touch", func(ctx context.Context) (err error) {
+	err = c.call(ctx, opTouch, func(ctx context.Context) (err error) {
 		if t, ok := c.store.(Toucher); ok {
 			found, err = t.Touch(ctx, sk, ttl)
 			return err
@@ -287,7 +306,7 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		return false, nil
 	}
 	if err != nil {
-		return false, c.failed("touch", key, err)
+		return false, c.failed(opTouch, key, err)
 	}
 	return found, nil
 }
@@ -300,9 +319,9 @@ func (c *Cache) Clear(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("corral: clear: the store has no Clear: %w", errors.ErrUnsupported)
 	}
-	c.writes.overtakeAll()
-	if err := c.do(ctx, "clear", func(ctx context.Context) error { return cl.Clear(ctx, escapePart(c.prefix)+":") }); err != nil {
-		return c.failed("clear", "", err)
+	c.overtakeAll()
+	if err := c.call(ctx, opClear, func(ctx context.Context) error { return cl.Clear(ctx, escapePart(c.ns.prefix)+":") }); err != nil {
+		return c.failed(opClear, "", err)
 	}
 	return nil
 }
@@ -321,30 +340,13 @@ func (c *Cache) Stats() Stats {
 	return s
 }
 
-// key returns the store key for key.
-func (c *Cache) key(key string) (string, error) {
-	part, err := keyPart(key)
-	if err != nil {
-		return "", err
-	}
-	return c.ns + part, nil
-}
-
-// call returns the context for one store call: ctx bounded by the timeout.
-func (c *Cache) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.local || c.timeout <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, c.timeout)
-}
-
-// get reads one store key under the call timeout and the breaker.
+// get reads one store key, guarded.
 func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
 	if c.local {
 		return c.store.Get(ctx, sk)
 	}
 	var data []byte
-	err := c.do(ctx, "get", func(ctx context.Context) (err error) {
+	err := c.call(ctx, opGet, func(ctx context.Context) (err error) {
 		data, err = c.store.Get(ctx, sk)
 		return err
 	})
@@ -369,36 +371,39 @@ func (c *Cache) ttl(ttl time.Duration) (time.Duration, bool) {
 func (c *Cache) encode(key string, value any) ([]byte, error) {
 	data, err := c.codec.Marshal(value)
 	if err != nil {
-		return nil, fmt.Errorf("corral: encode %q: %w", key, err)
+		return nil, fmt.Errorf("corral: encode %q as %T: %w", key, value, err)
 	}
 	return data, nil
 }
 
-// decode decodes data into dst. A value that does not decode is logged and
-// deleted, and decode reports false.
-func (c *Cache) decode(ctx context.Context, sk string, data []byte, dst any) bool {
+// decode decodes a stored value into dst. A value of the codec that does not
+// fit dst is the caller's error, and stays stored; bytes that are no value
+// of the codec at all (garbage, a foreign format) are errNotAValue, a miss.
+func (c *Cache) decode(key string, data []byte, dst any) error {
 	err := c.codec.Unmarshal(data, dst)
 	if err == nil {
-		return true
+		return nil
 	}
 	c.stats.decodeErrors.Add(1)
-	c.log.LogAttrs(ctx, slog.LevelWarn, "corral: stored value does not decode; deleting it",
-		slog.String("key", sk), slog.Int("bytes", len(data)), slog.Any("error", err))
-	_ = c.do(context.WithoutCancel(ctx), "delete", func(ctx context.Context) error { // best effort: a failure is one more miss later
-		return c.store.Delete(ctx, sk)
-	})
-	return false
+	if c.codec.Unmarshal(data, new(any)) != nil {
+		return errNotAValue
+	}
+	return failure("get", key, ErrDecode, fmt.Errorf("%d bytes into %T: %w", len(data), dst, err))
 }
 
+// errNotAValue is decode's report of stored bytes that are no value at all:
+// the reader's miss.
+var errNotAValue = errors.New("corral: stored bytes are not a value")
+
 // failed counts and wraps a store failure (a call the breaker refused is
-// counted by do, and not logged).
-func (c *Cache) failed(op, key string, err error) error {
-	if errors.Is(err, errBreakerOpen) {
-		return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, op, key, err)
+// counted by the guard, and not logged).
+func (c *Cache) failed(op StoreOp, key string, err error) error {
+	if errors.Is(err, guard.ErrOpen) {
+		return failure(string(op), key, ErrUnavailable, err)
 	}
 	c.stats.errors.Add(1)
-	c.stats.errorsByOp[opIndex(op)].Add(1)
+	c.stats.errorsByOp[op.index()].Add(1)
 	c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: store call failed",
-		slog.String("op", op), slog.String("key", key), slog.Any("error", err))
-	return fmt.Errorf("%w: %s %q: %w", ErrUnavailable, op, key, err)
+		slog.String("op", string(op)), slog.String("key", key), slog.Any("error", err))
+	return failure(string(op), key, ErrUnavailable, err)
 }

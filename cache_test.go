@@ -245,9 +245,11 @@ func testGetManySetMany(t *testing.T, newStore newStoreFunc) {
 	if anyMap["n"] != float64(3) || anyMap["s"] != "x" {
 		t.Fatalf("GetMany into map[string]any = %v", anyMap)
 	}
-	// A value that does not decode into T is left out, not an error.
+	// A value that does not decode into T is left out, and an error.
 	ints := map[string]int{}
-	must(t, c.GetMany(ctx, []string{"n", "s"}, ints))
+	if err := c.GetMany(ctx, []string{"n", "s"}, ints); !errors.Is(err, corral.ErrDecode) {
+		t.Fatalf("GetMany of a string into map[string]int: err = %v, want ErrDecode", err)
+	}
 	if len(ints) != 1 || ints["n"] != 3 {
 		t.Fatalf("GetMany into map[string]int = %v", ints)
 	}
@@ -446,14 +448,23 @@ func testUndecodable(t *testing.T, newStore newStoreFunc) {
 	must(t, c.Set(ctx, "k", "not a number", 0))
 	var n int
 	found, err := c.Get(ctx, "k", &n)
-	if found || err != nil {
-		t.Fatalf("Get of an undecodable value = %v, %v; want a miss", found, err)
+	if found || !errors.Is(err, corral.ErrDecode) {
+		t.Fatalf("Get of a string into an int = %v, %v; want an error wrapping ErrDecode", found, err)
 	}
-	if present(t, c, "k") {
-		t.Fatal("the undecodable value was not deleted")
+	for _, want := range []string{`"k"`, "*int", "cannot unmarshal string"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error %q does not say %s", err, want)
+		}
 	}
-	if s := c.Stats(); s.DecodeErrors != 1 || s.Misses != 1 {
-		t.Fatalf("stats = %+v, want 1 decode error and 1 miss", s)
+	if strings.Count(err.Error(), "corral:") != 1 {
+		t.Errorf("the error %q repeats itself", err)
+	}
+	var s string
+	if found, err := c.Get(ctx, "k", &s); !found || err != nil || s != "not a number" {
+		t.Fatalf("the caller's mistake cost the value: Get into a string = %v, %v, %q", found, err, s)
+	}
+	if st := c.Stats(); st.DecodeErrors != 1 || st.Hits != 1 {
+		t.Fatalf("stats = %+v, want 1 decode error and 1 hit", st)
 	}
 }
 

@@ -1,18 +1,23 @@
 package corral
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
 
 // Sentinel errors. They are wrapped with context before they reach a caller:
 // test them with [errors.Is], never by comparing strings.
 var (
 	// ErrNotFound is a Store's answer for a key it does not hold (or holds
-	// expired). Cache methods that read return found=false instead; Incr, Decr,
-	// Touch-less fallbacks and IncrVersion wrap it for a missing key.
+	// expired). Cache methods that read return found=false instead; Incr, Decr
+	// and IncrVersion wrap it for a missing key.
 	ErrNotFound = errors.New("corral: not found")
 
 	// ErrUnavailable wraps every failure of the store: an error it returned, a
-	// timeout from WithTimeout, or the caller's context ending during the call.
-	// The original error stays reachable through errors.Is and errors.As.
+	// timeout from WithTimeout, a call the circuit breaker refused, or the
+	// caller's context ending during the call. The original error stays
+	// reachable through errors.Is and errors.As.
 	ErrUnavailable = errors.New("corral: store unavailable")
 
 	// ErrPanicked is what the callers waiting on a shared computation get when
@@ -20,7 +25,8 @@ var (
 	// original value.
 	ErrPanicked = errors.New("corral: computation panicked")
 
-	// ErrInvalidKey is returned for a key the cache cannot use: the empty key.
+	// ErrInvalidKey is returned for a key the cache cannot use: the empty key,
+	// or one longer than [MaxKeySize].
 	ErrInvalidKey = errors.New("corral: invalid key")
 
 	// ErrNotInteger is returned by Incr and Decr when the stored value is not a
@@ -31,8 +37,53 @@ var (
 	// (for the memory store, larger than its byte bound). Nothing is stored.
 	ErrTooLarge = errors.New("corral: value too large")
 
-	// ErrDecode wraps a stored value that the codec could not decode into the
-	// destination. Get treats such a value as a miss and deletes it, so callers
-	// only see ErrDecode from methods that cannot: IncrVersion and Incr.
+	// ErrDecode wraps a stored value that does not decode into the caller's
+	// type (Get, GetMany, GetOrSet, Memoize). The value stays stored: it is
+	// the caller's type that does not fit, and another caller's data is not
+	// thrown away for it. The message names the destination type and the
+	// codec's error.
 	ErrDecode = errors.New("corral: value does not decode")
 )
+
+// keyError is a failed operation on one key. Its message says what failed
+// once, with the caller's key (never the store key): corral: get "k": store
+// unavailable: dial tcp ...: connection refused. It matches both kind (a
+// sentinel) and cause with errors.Is.
+type keyError struct {
+	op, key string
+	kind    error // a sentinel of this file
+	cause   error // nil, or what went wrong underneath
+}
+
+func (e *keyError) Error() string {
+	var b strings.Builder
+	b.WriteString("corral: ")
+	b.WriteString(e.op)
+	if e.key != "" {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Quote(e.key))
+	}
+	b.WriteString(": ")
+	b.WriteString(strings.TrimPrefix(e.kind.Error(), "corral: "))
+	if e.cause != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.cause.Error(), "corral: "))
+	}
+	return b.String()
+}
+
+func (e *keyError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// failure returns the error of op on key: kind, caused by cause (nil: none).
+// A cause that already carries kind stands for both, said once.
+func failure(op, key string, kind, cause error) error {
+	if cause != nil && errors.Is(cause, kind) {
+		kind, cause = cause, nil
+	}
+	return &keyError{op: op, key: key, kind: kind, cause: cause}
+}

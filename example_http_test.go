@@ -10,8 +10,8 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// Handler caches one route of a ServeMux; the key holds the pattern, the
-// path and the query, so each item has its own entry.
+// Handler caches one route of a ServeMux; the key holds the scheme, host,
+// path and query, so each item has its own entry.
 func ExampleCache_Handler() {
 	c := corral.New(corral.NewMemoryStore())
 	item := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +32,8 @@ func ExampleCache_Handler() {
 }
 
 // Middleware drops into gorilla/mux with r.Use; VaryOn keys entries on a
-// request header; a successful PUT drops the cached GET of its URL.
+// request header; a successful PUT drops every cached variant of its URL,
+// whatever its own headers.
 func ExampleCache_Middleware() {
 	c := corral.New(corral.NewMemoryStore(), corral.WithBuild("build-41"))
 	r := mux.NewRouter()
@@ -57,10 +58,12 @@ func ExampleCache_Middleware() {
 	get("en")
 	get("fr")
 	r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("PUT", "/articles/7", nil))
-	get("fr") // PUT dropped only the entry its own headers select (no Accept-Language)
+	get("fr")
+	get("en")
 	// Output:
 	// article 7 v1 (en): corral; fwd=miss; stored
 	// article 7 v1 (en): corral; hit
 	// article 7 v1 (fr): corral; fwd=miss; stored
-	// article 7 v1 (fr): corral; hit
+	// article 7 v2 (fr): corral; fwd=miss; stored
+	// article 7 v2 (en): corral; fwd=miss; stored
 }

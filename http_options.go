@@ -12,7 +12,11 @@ const DefaultMaxBodySize = 1 << 20
 
 // HTTPOption configures [Cache.Middleware] and [Cache.Handler]. Every
 // [MemoOption] is an HTTPOption too: StaleWhileRevalidate, StaleIfError,
-// DistributedLock, Jitter and ComputeTimeout apply to cached responses.
+// DistributedLock, Jitter, ComputeTimeout and JoinTimeout apply to cached
+// responses.
+//
+// Options are named after what they set: those of [New] start with With,
+// those of a call (MemoOption, HTTPOption, MemoryOption) are plain nouns.
 type HTTPOption interface {
 	applyHTTP(*httpConfig)
 }
@@ -26,7 +30,7 @@ func (o MemoOption) applyHTTP(c *httpConfig) { o(&c.memo) }
 type httpConfig struct {
 	ttl             time.Duration
 	ttlFromResponse bool
-	keyFunc         KeyFunc
+	keyFunc         KeyFunc // nil: the default key, from key
 	key             keyConfig
 	statuses        []int
 	maxBody         int
@@ -45,17 +49,13 @@ type keyConfig struct {
 	ignoreCredentials bool
 }
 
-func newHTTPConfig(c *Cache, opts []HTTPOption) *httpConfig {
+func newHTTPConfig(opts []HTTPOption) *httpConfig {
 	cfg := &httpConfig{statuses: []int{http.StatusOK}, maxBody: DefaultMaxBodySize}
 	cfg.memo = newMemoConfig(nil)
+	cfg.memo.joinTimeout = DefaultJoinTimeout
 	for _, o := range opts {
 		o.applyHTTP(cfg)
 	}
-	if cfg.keyFunc == nil {
-		cfg.keyFunc = cfg.key.keyFunc()
-	}
-	cfg.memo.codec = responseCodec{}
-	cfg.memo.ttlOf = cfg.ttlFor
 	return cfg
 }
 
@@ -168,4 +168,16 @@ func MaxBodySize(n int) HTTPOption {
 // either way. Default: off.
 func ETags() HTTPOption {
 	return httpOption(func(c *httpConfig) { c.etag = true })
+}
+
+// RouteName labels the requests of a handler in HTTPStats and metrics when no
+// router gives a route template. Default: "unrouted".
+func RouteName(name string) HTTPOption {
+	return httpOption(func(c *httpConfig) { c.routeName = name })
+}
+
+// XCache adds an X-Cache header, HIT (fresh or stale) or MISS, next to
+// Cache-Status, for tools that expect it. Default: off.
+func XCache() HTTPOption {
+	return httpOption(func(c *httpConfig) { c.xCache = true })
 }

@@ -1,9 +1,6 @@
 package corral
 
 import (
-	"context"
-	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -26,23 +23,11 @@ type HTTPStats struct {
 // the routes. Views of a cache share them.
 func (c *Cache) HTTPStats() map[string]HTTPStats {
 	out := map[string]HTTPStats{}
-	c.routes.Range(func(k, v any) bool {
+	c.routes.m.Range(func(k, v any) bool {
 		out[k.(string)] = v.(*routeCounters).snapshot()
 		return true
 	})
 	return out
-}
-
-// RouteName labels the requests of a handler in HTTPStats and metrics when no
-// router gives a route template. Default: "unrouted".
-func RouteName(name string) HTTPOption {
-	return httpOption(func(c *httpConfig) { c.routeName = name })
-}
-
-// XCache adds an X-Cache header, HIT (fresh or stale) or MISS, next to
-// Cache-Status, for tools that expect it. Default: off.
-func XCache() HTTPOption {
-	return httpOption(func(c *httpConfig) { c.xCache = true })
 }
 
 type decision uint8
@@ -71,39 +56,14 @@ func (rc *routeCounters) snapshot() HTTPStats {
 	}
 }
 
-// routeLabel is the label of r's route.
-func (m *cachedHandler) routeLabel(r *http.Request) string {
-	if route := routeOf(r); route != "" {
-		return route
-	}
-	if m.cfg.routeName != "" {
-		return m.cfg.routeName
-	}
-	return "unrouted"
-}
+// routeRegistry holds a cache's counters by route, shared by its views.
+type routeRegistry struct{ m sync.Map } // route label -> *routeCounters
 
-// record counts a decision for r's route, sets X-Cache when asked, and logs
-// the decision at debug level.
-func (m *cachedHandler) record(w http.ResponseWriter, r *http.Request, d decision, detail, key string) {
-	label := m.routeLabel(r)
-	rc, ok := m.c.routes.Load(label)
-	if !ok {
-		rc, _ = m.c.routes.LoadOrStore(label, new(routeCounters))
+// counters returns the counters of a route, made on first use.
+func (rr *routeRegistry) counters(label string) *routeCounters {
+	if rc, ok := rr.m.Load(label); ok {
+		return rc.(*routeCounters)
 	}
-	rc.(*routeCounters).n[d].Add(1)
-	if m.cfg.xCache && (d != decPassed) {
-		x := "MISS"
-		if d == decHit || d == decStale {
-			x = "HIT"
-		}
-		w.Header()["X-Cache"] = []string{x}
-	}
-	if m.c.log.Enabled(r.Context(), slog.LevelDebug) {
-		m.c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: http",
-			slog.String("route", label), slog.String("key", key),
-			slog.String("decision", decisionNames[d]), slog.String("detail", detail))
-	}
+	rc, _ := rr.m.LoadOrStore(label, new(routeCounters))
+	return rc.(*routeCounters)
 }
-
-// routeRegistry is shared by a cache and its views.
-type routeRegistry = sync.Map

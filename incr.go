@@ -3,7 +3,6 @@ package corral
 import (
 	"context"
 	"errors"
-	"fmt"
 )
 
 // Incr adds delta to the integer stored under key and returns the new value.
@@ -19,30 +18,32 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 		return 0, err
 	}
 	if inc, ok := c.store.(Incrementer); ok && c.codec == JSON {
-		c.writes.overtake(sk)
+		c.overtake(sk)
 		var n int64
-		err := c.do(ctx, "incr", func(ctx context.Context) (err error) {
+		err := c.call(ctx, opIncr, func(ctx context.Context) (err error) {
 			n, err = inc.Incr(ctx, sk, delta)
 			return err
 		})
 		switch {
-		case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotInteger):
-			return 0, fmt.Errorf("corral: incr %q: %w", key, err)
+		case errors.Is(err, ErrNotFound):
+			return 0, failure("incr", key, ErrNotFound, nil)
+		case errors.Is(err, ErrNotInteger):
+			return 0, failure("incr", key, ErrNotInteger, nil)
 		case err != nil:
-			return 0, c.failed("incr", key, err)
+			return 0, c.failed(opIncr, key, err)
 		}
 		return n, nil
 	}
 	data, err := c.get(ctx, sk)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return 0, fmt.Errorf("corral: incr %q: %w", key, ErrNotFound)
+		return 0, failure("incr", key, ErrNotFound, nil)
 	case err != nil:
-		return 0, c.failed("incr", key, err)
+		return 0, c.failed(opIncr, key, err)
 	}
 	var n int64
 	if err := c.codec.Unmarshal(data, &n); err != nil {
-		return 0, fmt.Errorf("corral: incr %q: %w: %w", key, ErrNotInteger, err)
+		return 0, failure("incr", key, ErrNotInteger, err)
 	}
 	n += delta
 	return n, c.Set(ctx, key, n, 0)
@@ -62,25 +63,25 @@ func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, er
 	if err != nil {
 		return 0, err
 	}
-	next := c.WithVersion(c.version + delta)
+	next := c.WithVersion(c.ns.version + delta)
 	nsk, _ := next.key(key)
 	data, err := c.get(ctx, sk)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return 0, fmt.Errorf("corral: incr_version %q: %w", key, ErrNotFound)
+		return 0, failure("incr_version", key, ErrNotFound, nil)
 	case err != nil:
-		return 0, c.failed("incr_version", key, err)
+		return 0, c.failed(opIncrVersion, key, err)
 	}
 	ttl, _ := c.ttl(0)
-	c.writes.overtake(sk, nsk)
-	err = c.do(ctx, "incr_version", func(ctx context.Context) error {
+	c.overtake(sk, nsk)
+	err = c.call(ctx, opIncrVersion, func(ctx context.Context) error {
 		if err := c.store.Set(ctx, nsk, data, ttl); err != nil {
 			return err
 		}
 		return c.store.Delete(ctx, sk)
 	})
 	if err != nil {
-		return 0, c.failed("incr_version", key, err)
+		return 0, c.failed(opIncrVersion, key, err)
 	}
-	return next.version, nil
+	return next.ns.version, nil
 }

@@ -1,12 +1,12 @@
 package corral
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/gorilla/mux"
 )
 
 // KeyFunc makes the cache key of a request. Requests with one key share one
@@ -26,17 +26,27 @@ type KeyFunc func(r *http.Request) (key string, ok bool)
 //
 // The key holds, each part escaped so that no two different requests share a
 // key: the method (HEAD as GET, since HEAD is answered from the GET entry);
-// r.Host; the route template when gorilla/mux matched the request, or the
-// ServeMux pattern (r.Pattern); the escaped path, always, since a template
-// such as a path prefix matches many paths; the query with its parameters
-// sorted by name (the order of repeated parameters is kept, as handlers see
-// it); the values of the VaryOn headers; and the named cookies. The cache's
-// prefix, version and build id are added to every key.
+// the scheme (https when the request came over TLS, else http); r.Host; the
+// escaped path; the query with its parameters sorted by name (the order of
+// repeated parameters is kept, as handlers see it); the values of the VaryOn
+// headers; and the named cookies. Values taken from credentials
+// (Authorization, Proxy-Authorization, Cookie, the KeyCookies) are hashed
+// (SHA-256), never held in clear. The route template is not in the key: two
+// requests for one URL share their entry whatever route matched them. The
+// cache's prefix, version and build id are added to every key.
 //
 // It reports ok=false for a request with an Authorization header, unless
 // IgnoreCredentials is set or VaryOn names Authorization, and for one with a
 // Cookie header, unless IgnoreCredentials or KeyCookies is set or VaryOn names
 // Cookie.
+//
+// WARNING: the key holds nothing else of the request. A handler whose
+// response depends on another input shares one response between requests
+// that differ in it, and a client can poison the entry for everyone: for
+// example X-Forwarded-Host, X-Forwarded-Proto or Forwarded (absolute links),
+// Origin (CORS headers), Accept-Language or Accept-Encoding (content
+// negotiation), an API key in a custom header, or the client's address. Add
+// such inputs with VaryOn, or compose a [Key], or do not cache the route.
 func DefaultKey(opts ...HTTPOption) KeyFunc {
 	var cfg httpConfig
 	for _, o := range opts {
@@ -46,41 +56,66 @@ func DefaultKey(opts ...HTTPOption) KeyFunc {
 }
 
 func (k keyConfig) keyFunc() KeyFunc {
-	authInKey := slices.Contains(k.vary, "Authorization")
-	cookieInKey := slices.Contains(k.vary, "Cookie")
 	return func(r *http.Request) (string, bool) {
-		if !k.ignoreCredentials {
-			if !authInKey && len(r.Header["Authorization"]) > 0 {
-				return "", false
-			}
-			if !cookieInKey && k.cookies == nil && len(r.Header["Cookie"]) > 0 {
-				return "", false
-			}
+		if k.refusal(r) != "" {
+			return "", false
 		}
-		return k.build(r), true
+		var b strings.Builder
+		k.writeURL(&b, r)
+		k.writeVariant(&b, r)
+		return b.String(), true
 	}
 }
 
-// build writes the key's parts separated by '|', each escaped so that it
-// holds no '|' (nor the separators used inside it).
-func (k keyConfig) build(r *http.Request) string {
-	var b strings.Builder
+// refusal says why a request is not cached by the default key function
+// ("authorization", "cookie"), or "".
+func (k keyConfig) refusal(r *http.Request) string {
+	if k.ignoreCredentials {
+		return ""
+	}
+	if len(r.Header["Authorization"]) > 0 && !slices.Contains(k.vary, "Authorization") {
+		return "authorization"
+	}
+	if len(r.Header["Cookie"]) > 0 && k.cookies == nil && !slices.Contains(k.vary, "Cookie") {
+		return "cookie"
+	}
+	return ""
+}
+
+// variants reports whether one URL can have several entries: the key holds
+// request header or cookie values.
+func (k keyConfig) variants() bool { return len(k.vary) > 0 || len(k.cookies) > 0 }
+
+// writeURL writes the parts of the key that name the resource: method (HEAD
+// as GET), scheme, host, path and query, separated by '|', each escaped so
+// that it holds no '|'.
+func (k keyConfig) writeURL(b *strings.Builder, r *http.Request) {
 	b.Grow(64 + len(r.Host) + len(r.URL.Path) + len(r.URL.RawQuery))
 	method := r.Method
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
 	b.WriteString("h|")
-	escapeTo(&b, method, "")
+	escapeTo(b, method, "")
+	if r.TLS != nil {
+		b.WriteString("|https|")
+	} else {
+		b.WriteString("|http|")
+	}
+	escapeTo(b, r.Host, "")
 	b.WriteByte('|')
-	escapeTo(&b, r.Host, "")
-	b.WriteByte('|')
-	escapeTo(&b, routeOf(r), "")
-	b.WriteByte('|')
-	escapeTo(&b, r.URL.EscapedPath(), "")
+	escapeTo(b, r.URL.EscapedPath(), "")
 	b.WriteByte('|')
 	if !k.noQuery {
-		k.writeQuery(&b, r.URL.RawQuery)
+		k.writeQuery(b, r.URL.RawQuery)
+	}
+}
+
+// writeVariant writes the VaryOn header values and the named cookies, with
+// credentials hashed.
+func (k keyConfig) writeVariant(b *strings.Builder, r *http.Request) {
+	if !k.variants() {
+		return
 	}
 	b.WriteByte('|')
 	for i, name := range k.vary {
@@ -97,7 +132,10 @@ func (k keyConfig) build(r *http.Request) string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			escapeTo(&b, v, ";,")
+			if credentialHeaders[name] {
+				v = hashCredential(v)
+			}
+			escapeTo(b, v, ";,")
 		}
 	}
 	if len(k.cookies) > 0 {
@@ -106,29 +144,25 @@ func (k keyConfig) build(r *http.Request) string {
 			if i > 0 {
 				b.WriteByte(';')
 			}
-			first := true
-			for _, ck := range r.CookiesNamed(name) {
-				if !first {
+			for j, ck := range r.CookiesNamed(name) {
+				if j > 0 {
 					b.WriteByte(',')
 				}
-				first = false
 				b.WriteByte('=')
-				escapeTo(&b, ck.Value, ";,=")
+				b.WriteString(hashCredential(ck.Value))
 			}
 		}
 	}
-	return b.String()
 }
 
-// routeOf returns the route template gorilla/mux matched, or the ServeMux
-// pattern, or "".
-func routeOf(r *http.Request) string {
-	if route := mux.CurrentRoute(r); route != nil {
-		if t, err := route.GetPathTemplate(); err == nil {
-			return t
-		}
-	}
-	return r.Pattern
+// credentialHeaders are the request headers whose values are hashed in keys.
+var credentialHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization": true, "Cookie": true}
+
+// hashCredential returns "#" and the SHA-256 of v in base64url: a credential
+// is keyed, never stored or logged in clear.
+func hashCredential(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return "#" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // writeQuery writes the raw query's parameters sorted by their decoded name,

@@ -3,6 +3,7 @@ package corral
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,16 +21,26 @@ const (
 	hashMarker       = "#sha256="
 )
 
-// namespace returns "prefix:version:" or "prefix:version:build:", with prefix
-// and build escaped so that neither holds a ':'.
-func namespace(prefix string, version int, build string) string {
+// key returns the store key for a caller's key: the namespace, then the
+// key's part.
+func (c *Cache) key(key string) (string, error) {
+	part, err := keyPart(key)
+	if err != nil {
+		return "", err
+	}
+	return c.ns.front + part, nil
+}
+
+// make returns "prefix:version:" or "prefix:version:build:", with prefix and
+// build escaped so that neither holds a ':'.
+func (ns namespace) make() string {
 	var b strings.Builder
-	b.WriteString(escapePart(prefix))
+	b.WriteString(escapePart(ns.prefix))
 	b.WriteByte(':')
-	b.WriteString(strconv.Itoa(version))
+	b.WriteString(strconv.Itoa(ns.version))
 	b.WriteByte(':')
-	if build != "" {
-		b.WriteString(escapePart(build))
+	if ns.build != "" {
+		b.WriteString(escapePart(ns.build))
 		b.WriteByte(':')
 	}
 	return b.String()
@@ -64,9 +75,9 @@ func safeByte(c byte) bool { return c > ' ' && c != 0x7f }
 func keyPart(key string) (string, error) {
 	switch {
 	case key == "":
-		return "", fmt.Errorf("%w: empty key", ErrInvalidKey)
+		return "", failure("key", "", ErrInvalidKey, errors.New("empty key"))
 	case len(key) > MaxKeySize:
-		return "", fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrInvalidKey, len(key), MaxKeySize)
+		return "", failure("key", key[:readableLen]+"...", ErrInvalidKey, fmt.Errorf("%d bytes, the limit is %d", len(key), MaxKeySize))
 	case len(key) <= MaxKeyLen && plainKey(key):
 		return key, nil
 	}

@@ -10,7 +10,7 @@ import (
 // storeKey is the whole key a store sees for (prefix, version, build, key).
 func storeKey(prefix string, version int, build, key string) (string, error) {
 	part, err := keyPart(key)
-	return namespace(prefix, version, build) + part, err
+	return namespace{prefix: prefix, version: version, build: build}.make() + part, err
 }
 
 // FuzzStoreKey looks for two distinct (prefix, version, build, key) tuples

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/corralhq/corral/internal/envelope"
 	"time"
 )
 
@@ -24,7 +25,7 @@ type heldLock struct {
 // holds it to store the value. Every failure fails open: on a store error,
 // or when the wait ends without a value, the caller computes.
 func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLock {
-	lockKey := c.ns + lockSuffix + sk[len(c.ns):]
+	lockKey := c.ns.front + lockSuffix + sk[len(c.ns.front):]
 	token := rand.Text()
 	lease := cfg.computeTimeout
 	noop := heldLock{release: func() {}}
@@ -65,7 +66,7 @@ func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLoc
 
 func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
 	var got bool
-	err := c.do(ctx, "lock", func(ctx context.Context) (err error) {
+	err := c.call(ctx, opLock, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			got, err = l.Lock(ctx, key, token, lease)
 		} else {
@@ -74,13 +75,13 @@ func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Durat
 		return err
 	})
 	if err != nil {
-		_ = c.failed("lock", key, err)
+		_ = c.failed(opLock, key, err)
 	}
 	return got, err
 }
 
 func (c *Cache) unlock(ctx context.Context, key, token string) {
-	err := c.do(ctx, "unlock", func(ctx context.Context) (err error) {
+	err := c.call(ctx, opUnlock, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			_, err = l.Unlock(ctx, key, token)
 			return err
@@ -88,7 +89,7 @@ func (c *Cache) unlock(ctx context.Context, key, token string) {
 		return c.store.Delete(ctx, key) // without a Locker, release is not owner-checked
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		_ = c.failed("unlock", key, err)
+		_ = c.failed(opUnlock, key, err)
 	}
 }
 
@@ -98,7 +99,7 @@ func (c *Cache) freshEntry(ctx context.Context, sk string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if e, ok := parseEnvelope(data); ok && e.fresh(time.Now()) {
+	if _, state := envelope.Classify(data, time.Now()); state == envelope.Fresh {
 		return data, true
 	}
 	return nil, false

@@ -8,6 +8,10 @@ import (
 // DefaultComputeTimeout bounds a computation run by GetOrSet or Memoize.
 const DefaultComputeTimeout = 30 * time.Second
 
+// DefaultJoinTimeout is how long a request waits for another request's
+// computation of the same response before running the handler itself.
+const DefaultJoinTimeout = 5 * time.Second
+
 // MemoOption configures [GetOrSet] and [Memoize].
 type MemoOption func(*memoConfig)
 
@@ -17,20 +21,9 @@ type memoConfig struct {
 	lockWait       time.Duration
 	notFound       error
 	negativeTTL    time.Duration
-	keyEncoder     any // func(K) string, checked by Memoize
 	jitter         float64
 	computeTimeout time.Duration
-
-	// Set by the HTTP middleware, not by options:
-	codec Codec                                                // nil: the cache's
-	ttlOf func(v any, ttl time.Duration) (time.Duration, bool) // per value TTL; false: do not store
-}
-
-func (cfg *memoConfig) codecFor(c *Cache) Codec {
-	if cfg.codec != nil {
-		return cfg.codec
-	}
-	return c.codec
+	joinTimeout    time.Duration // 0: until the computation ends
 }
 
 func newMemoConfig(opts []MemoOption) memoConfig {
@@ -92,18 +85,6 @@ func CacheNotFound(target error, ttl time.Duration) MemoOption {
 	return func(c *memoConfig) { c.notFound, c.negativeTTL = target, ttl }
 }
 
-// KeyWith sets how [Memoize] turns its argument into the key's last part. The
-// function must give distinct strings for distinct arguments: two arguments
-// with one string share a cached result. Memoize panics if K is not the type
-// of its function's argument; GetOrSet ignores it. Default: a canonical
-// encoding of K (see [Memoize]).
-func KeyWith[K any](encode func(K) string) MemoOption {
-	if encode == nil {
-		panic("corral: KeyWith(nil)")
-	}
-	return func(c *memoConfig) { c.keyEncoder = encode }
-}
-
 // Jitter shortens each TTL by a random fraction of up to f (0 < f < 1), so
 // that keys written together do not all expire together. It panics on f
 // outside (0, 1). Default: 0.
@@ -123,4 +104,18 @@ func ComputeTimeout(d time.Duration) MemoOption {
 		panic(fmt.Sprintf("corral: ComputeTimeout(%v): want a positive duration", d))
 	}
 	return func(c *memoConfig) { c.computeTimeout = d }
+}
+
+// JoinTimeout bounds how long a caller waits for another caller's
+// computation of the same key: past d it stops waiting and computes for
+// itself, as nginx's proxy_cache_lock_timeout does, so that no slow
+// computation pins its waiters. The computation goes on, and its value is
+// stored. It panics on d <= 0. Default: the middleware waits 5 s
+// ([DefaultJoinTimeout]); GetOrSet and Memoize wait until the computation
+// ends, which ComputeTimeout bounds.
+func JoinTimeout(d time.Duration) MemoOption {
+	if d <= 0 {
+		panic(fmt.Sprintf("corral: JoinTimeout(%v): want a positive duration", d))
+	}
+	return func(c *memoConfig) { c.joinTimeout = d }
 }

@@ -74,7 +74,7 @@ func TestGetOrSetCollapsesConcurrentMisses(t *testing.T) {
 	if b.runs.Load() != 1 {
 		t.Fatalf("the function ran %d times for %d concurrent callers, want 1", b.runs.Load(), n)
 	}
-	if s := c.Stats(); s.Computations != 1 || s.Coalesced != n-1 {
+	if s := c.Stats(); s.Computations != 1 || s.Collapsed != n-1 {
 		t.Fatalf("stats = %+v, want 1 computation and %d coalesced", s, n-1)
 	}
 }
@@ -372,21 +372,20 @@ func TestMemoizeKeys(t *testing.T) {
 		t.Fatal("Delete of the memoized key did not invalidate it")
 	}
 
-	custom := corral.Memoize(c, "custom", time.Minute,
-		func(ctx context.Context, k *pair) (string, error) { return k.A, nil },
-		corral.KeyWith(func(k *pair) string { return k.A + "/" + k.B }))
+	custom := corral.MemoizeWithKey(c, "custom", func(k *pair) string { return k.A + "/" + k.B }, time.Minute,
+		func(ctx context.Context, k *pair) (string, error) { return k.A, nil })
 	if v, _ := custom(ctx, &pair{"x", "y"}); v != "x" {
 		t.Fatalf("custom key encoder: %q", v)
 	}
 	if found, _ := c.Has(ctx, "custom:x/y"); !found {
-		t.Fatal("KeyWith was not used")
+		t.Fatal("the key function was not used")
 	}
 }
 
 func TestMemoizeRefusesPointerKeys(t *testing.T) {
 	defer func() {
 		if recover() == nil {
-			t.Fatal("Memoize accepted a pointer key without KeyWith")
+			t.Fatal("Memoize accepted a pointer key")
 		}
 	}()
 	corral.Memoize(corral.New(newMemory(t)), "p", time.Minute,
@@ -401,7 +400,7 @@ func TestGetOrSetStats(t *testing.T) {
 		corral.GetOrSet(ctx, c, "k", time.Minute, fn)
 	}
 	s := c.Stats()
-	if s.Misses != 1 || s.Hits != 3 || s.Computations != 1 || s.Coalesced != 0 || s.StaleServed != 0 {
+	if s.Misses != 1 || s.Hits != 3 || s.Computations != 1 || s.Collapsed != 0 || s.StaleServed != 0 {
 		t.Fatalf("stats = %+v, want 1 miss, 3 hits, 1 computation", s)
 	}
 }

@@ -43,7 +43,7 @@ func keyEncoderFor[K comparable]() (func(K) (string, error), error) {
 func checkKeyType(t reflect.Type) error {
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Map, reflect.Slice:
-		return fmt.Errorf("corral: Memoize: a key of type %v compares by address or is not comparable; use KeyWith", t)
+		return fmt.Errorf("corral: Memoize: a key of type %v compares by address or is not comparable; use MemoizeWithKey", t)
 	case reflect.Array:
 		return checkKeyType(t.Elem())
 	case reflect.Struct:

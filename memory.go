@@ -108,18 +108,10 @@ type memEntry struct {
 // readers that use the same codec: the HTTP middleware's hits, whose stored
 // responses are immutable, use it to skip decoding.
 type decodedValue struct {
-	codec Codec
-	env   envelope
-	val   any
-}
-
-// entry returns the live entry under key, or nil.
-func (m *memoryStore) entry(key string) *memEntry {
-	v, ok := m.items.Get(key)
-	if !ok {
-		return nil
-	}
-	return v.(*memEntry)
+	codec      Codec
+	writtenAt  time.Time
+	freshUntil time.Time // zero: forever
+	val        any
 }
 
 // slot is a key's place in the eviction queue; gen tells whether the entry now

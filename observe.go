@@ -3,30 +3,52 @@ package corral
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 )
 
-// StoreOps are the names of the store operations that Stats and an
-// [Observer] report on.
-var StoreOps = []string{"get", "set", "add", "delete", "get_many", "set_many", "touch", "incr", "incr_version", "clear", "lock", "unlock"}
+// StoreOp names a store operation, in [Stats].ErrorsByOp and for an
+// [Observer].
+type StoreOp string
 
-func opIndex(op string) int {
-	for i, o := range StoreOps {
-		if o == op {
-			return i
-		}
+// The store operations a Cache makes.
+const (
+	opGet         StoreOp = "get"
+	opSet         StoreOp = "set"
+	opAdd         StoreOp = "add"
+	opDelete      StoreOp = "delete"
+	opGetMany     StoreOp = "get_many"
+	opSetMany     StoreOp = "set_many"
+	opTouch       StoreOp = "touch"
+	opIncr        StoreOp = "incr"
+	opIncrVersion StoreOp = "incr_version"
+	opClear       StoreOp = "clear"
+	opLock        StoreOp = "lock"
+	opUnlock      StoreOp = "unlock"
+)
+
+var storeOps = [...]StoreOp{opGet, opSet, opAdd, opDelete, opGetMany, opSetMany, opTouch,
+	opIncr, opIncrVersion, opClear, opLock, opUnlock}
+
+// StoreOps returns the store operations that Stats and an [Observer] report
+// on, in a new slice.
+func StoreOps() []StoreOp { return slices.Clone(storeOps[:]) }
+
+func (op StoreOp) index() int {
+	if i := slices.Index(storeOps[:], op); i >= 0 {
+		return i
 	}
-	return 0 // "has" and other reads are gets
+	return 0
 }
 
 // Observer sees every call a Cache makes to a store outside this process
-// (the memory store is not observed): its operation (one of [StoreOps]), how
-// long it took, and its error (nil, or ErrNotFound for a miss, which is not a
-// failure). It must be fast and safe for concurrent use. The corralprom
-// package has one that feeds a Prometheus histogram.
+// (the memory store is not observed): its operation, how long it took, and
+// its error (nil, or ErrNotFound for a miss, which is not a failure). It must
+// be fast and safe for concurrent use. The corralprom package has one that
+// feeds a Prometheus histogram.
 type Observer interface {
-	ObserveStoreCall(op string, took time.Duration, err error)
+	ObserveStoreCall(op StoreOp, took time.Duration, err error)
 }
 
 // SetObserver makes o see the cache's store calls, replacing any earlier
@@ -47,9 +69,9 @@ type observers struct {
 
 // observe reports a finished store call, and logs the store's health once per
 // change: failing after a success, recovered after a failure.
-func (c *Cache) observe(op string, start time.Time, err error) {
+func (c *Cache) observe(op string, took time.Duration, err error) {
 	if o := c.obs.observer.Load(); o != nil {
-		(*o).ObserveStoreCall(op, time.Since(start), err)
+		(*o).ObserveStoreCall(StoreOp(op), took, err)
 	}
 	switch healthy := storeAnswered(err); {
 	case !healthy && c.obs.failing.CompareAndSwap(false, true):

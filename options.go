@@ -8,8 +8,10 @@ import (
 
 // Defaults of a [Cache].
 const (
-	DefaultTTL     = 5 * time.Minute
-	DefaultTimeout = 100 * time.Millisecond
+	DefaultTTL             = 5 * time.Minute
+	DefaultTimeout         = 100 * time.Millisecond
+	DefaultBreakerFailures = 5
+	DefaultBreakerCoolDown = 5 * time.Second
 )
 
 // Option configures a [Cache] in [New].
@@ -19,13 +21,13 @@ type Option func(*Cache)
 // services) can share one store; [Cache.Clear] removes only this prefix's
 // keys. A ':' or unsafe byte in prefix is escaped. Default: "".
 func WithPrefix(prefix string) Option {
-	return func(c *Cache) { c.prefix = prefix }
+	return func(c *Cache) { c.ns.prefix = prefix }
 }
 
 // WithVersion sets the version written into every key: bumping it makes every
 // earlier value invisible without deleting anything. Default: 1.
 func WithVersion(version int) Option {
-	return func(c *Cache) { c.version = version }
+	return func(c *Cache) { c.ns.version = version }
 }
 
 // WithBuild mixes a build id into every key (for example the deploy's
@@ -35,7 +37,7 @@ func WithVersion(version int) Option {
 // with build "b", key "k" and without a build, key "b:k" are one store key.
 // Default: "" (no build segment).
 func WithBuild(build string) Option {
-	return func(c *Cache) { c.build = build }
+	return func(c *Cache) { c.ns.build = build }
 }
 
 // WithDefaultTTL sets the TTL used when a call passes ttl 0. [NoExpiration]
@@ -72,4 +74,19 @@ func WithLogger(l *slog.Logger) Option {
 		panic("corral: WithLogger(nil)")
 	}
 	return func(c *Cache) { c.log = l }
+}
+
+// WithCircuitBreaker sets the circuit breaker around the store (on
+// github.com/sony/gobreaker/v2): after failures consecutive failed or timed
+// out calls, the cache stops calling the store for coolDown, during which
+// reads are misses and writes are dropped at once; then one call probes the
+// store, and success closes the breaker. Misses and caller cancellations are
+// not failures. failures 0 turns the breaker off. The in-process memory store
+// is never behind a breaker. It panics on coolDown <= 0 with failures > 0.
+// Default: 5 failures, 5 s.
+func WithCircuitBreaker(failures uint32, coolDown time.Duration) Option {
+	if failures > 0 && coolDown <= 0 {
+		panic(fmt.Sprintf("corral: WithCircuitBreaker(%d, %v): want a positive cool-down", failures, coolDown))
+	}
+	return func(c *Cache) { c.breakerFailures, c.breakerCoolDown = failures, coolDown }
 }

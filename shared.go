@@ -1,6 +1,7 @@
 package corral
 
 import (
+	"github.com/corralhq/corral/internal/envelope"
 	"reflect"
 	"sync"
 	"time"
@@ -43,36 +44,46 @@ func immutableType(t reflect.Type) bool {
 }
 
 // sharedHit serves a fresh hit from the memory store without decoding: each
-// entry is decoded once and every hit gets a copy of that value. share says
-// whether values of T may be shared (immutable[T] for GetOrSet and Memoize;
-// the middleware's stored responses are never modified). It reports false for
+// entry is decoded once and every hit gets that value, so T must be
+// immutable (or, for the middleware, never modified). It reports false for
 // anything else (another store, a miss, a stale or negative entry, a value
-// written by Set), which load then handles.
-func sharedHit[T any](c *Cache, sk string, codec Codec, share bool) (T, loaded, bool) {
-	var zero T
-	if c.mem == nil || !share {
-		return zero, loaded{}, false
+// written by Set, another type), which the engine then handles.
+func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Time, ok bool) {
+	if c.mem == nil {
+		return v, writtenAt, false
 	}
-	e := c.mem.entry(sk)
-	if e == nil {
-		return zero, loaded{}, false
+	item, found := c.mem.items.Get(sk)
+	if !found {
+		return v, writtenAt, false
 	}
+	e := item.(*memEntry)
 	d := e.decoded.Load()
-	v, ok := zero, false
 	if d != nil && d.codec == codec {
 		v, ok = d.val.(T)
 	}
 	if !ok {
-		env, isEnv := parseEnvelope(e.value)
-		if !isEnv || env.negative || codec.Unmarshal(env.payload, &v) != nil {
-			return zero, loaded{}, false
+		if d, ok = decodeShared[T](e, codec); !ok {
+			return v, writtenAt, false
 		}
-		d = &decodedValue{codec: codec, env: env, val: v}
-		e.decoded.Store(d)
+		v = d.val.(T)
 	}
-	now := time.Now()
-	if !d.env.fresh(now) {
-		return zero, loaded{}, false
+	if !d.freshUntil.IsZero() && !time.Now().Before(d.freshUntil) {
+		return v, writtenAt, false
 	}
-	return v, loaded{how: howHit, writtenAt: d.env.writtenAt, at: now}, true
+	return v, d.writtenAt, true
+}
+
+// decodeShared decodes a memory entry's value once, for every later hit.
+func decodeShared[T any](e *memEntry, codec Codec) (*decodedValue, bool) {
+	env, ok := envelope.Parse(e.value)
+	if !ok || env.Negative {
+		return nil, false
+	}
+	var v T
+	if codec.Unmarshal(env.Payload, &v) != nil {
+		return nil, false
+	}
+	d := &decodedValue{codec: codec, writtenAt: env.WrittenAt, freshUntil: env.FreshUntil, val: v}
+	e.decoded.Store(d)
+	return d, true
 }

@@ -55,7 +55,8 @@ func TestSharedDecodedValues(t *testing.T) {
 	p := Memoize(c, "point", time.Minute, func(context.Context, int) (point, error) { return point{1, 2}, nil })
 	p(ctx, 1)
 	sk, _ := c.key("point:1")
-	e := store.entry(sk)
+	item, _ := store.items.Get(sk)
+	e := item.(*memEntry)
 	if v, _ := p(ctx, 1); v != (point{1, 2}) {
 		t.Fatalf("hit = %v", v)
 	}

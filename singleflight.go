@@ -6,33 +6,42 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-
-	"golang.org/x/sync/singleflight"
+	"sync"
+	"time"
 )
 
-// flights collapses concurrent computations of one key into one, over
-// x/sync's singleflight.Group, with what it lacks for a cache:
+// flights collapses concurrent computations of one key into one, in the
+// manner of x/sync's singleflight.Group, with what a cache needs beyond it:
 //
-//   - each caller waits with its own context, and returns its context's error
-//     when that ends while the computation goes on for the others;
+//   - each caller waits with its own context, and for at most a bound, then
+//     goes on without the computation, which keeps running for the others;
+//   - the computation can release its waiters before it ends (a response
+//     that starts streaming belongs to its own client): they stop waiting at
+//     once and compute for themselves;
 //   - a panic in the computation reaches the caller whose function ran (the
-//     leader) with its original value, and the other callers get an error
-//     wrapping ErrPanicked; DoChan alone would re-panic on a goroutine of its
-//     own, which kills the process;
-//   - runtime.Goexit in the computation gives the waiters an error instead of
-//     leaving them blocked (DoChan sends nothing then), and exits the leader.
+//     leader) with its original value, and the waiters get an error wrapping
+//     ErrPanicked; runtime.Goexit gives them an error instead of a hang;
+//   - a write to the key forgets its flight, so that a caller arriving after
+//     the write starts a new computation instead of joining the old one.
 //
-// The zero value is ready to use.
+// x/sync's Group offers none of the first, second and last, which is why
+// corral has its own. The zero value is ready to use.
 type flights struct {
-	g singleflight.Group
+	mu sync.Mutex
+	m  map[string]*flight // lazily made; guarded by mu
 
 	// onPanic, when set, sees every panic with the stack it had: the leader
 	// re-panics with the value alone. Set it before the first call.
 	onPanic func(val any, stack []byte)
 }
 
-// outcome is how a computation ended.
-type outcome struct {
+// flight is one computation in progress.
+type flight struct {
+	done     chan struct{} // closed when the computation has ended
+	released chan struct{} // closed when the waiters should go their own way
+	once     sync.Once     // closes released
+
+	// Written before done is closed:
 	val      any
 	err      error
 	panicked bool
@@ -41,54 +50,142 @@ type outcome struct {
 	goexit   bool
 }
 
+// joined is how a caller's join ended.
+type joined struct {
+	val      any
+	err      error
+	leader   bool // this caller's function ran
+	released bool // a waiter that must compute for itself: released, or its wait bound passed
+}
+
 // errGoexit is what waiters get when the computation called runtime.Goexit.
 var errGoexit = fmt.Errorf("%w: the computation called runtime.Goexit", ErrPanicked)
 
-// do runs fn once for the concurrent callers of key and reports fn's result
-// and whether this caller's fn was the one that ran. fn runs on a goroutine of
-// its own, so it must not depend on the caller's goroutine; the caller's
-// context only bounds the caller's wait.
-//
-// When fn panicked, the leader gets a *leaderPanic (it decides whether to
-// re-panic) and the others an error wrapping ErrPanicked. When fn called
-// runtime.Goexit, the leader gets errLeaderGoexit and the others errGoexit.
-func (f *flights) do(ctx context.Context, key string, fn func() (any, error)) (val any, leader bool, err error) {
-	var ran bool // written on the flight's goroutine before it sends the result
-	ch := f.g.DoChan(key, func() (any, error) {
-		ran = true
-		return catch(fn), nil
-	})
+// errLeaderGoexit tells the leader that its computation called Goexit.
+var errLeaderGoexit = errors.New("corral: the computation called runtime.Goexit")
+
+// join runs fn once for the concurrent callers of key, on a goroutine of its
+// own, and waits for it with ctx, for at most maxWait (0: no bound) unless
+// this caller's fn is the one that runs. fn gets release, which lets the
+// waiters go.
+func (f *flights) join(ctx context.Context, key string, maxWait time.Duration, fn func(release func()) (any, error)) joined {
+	fl, leader := f.flightOf(key, fn)
+	var bound <-chan time.Time
+	if !leader && maxWait > 0 {
+		t := time.NewTimer(maxWait)
+		defer t.Stop()
+		bound = t.C
+	}
+	released := fl.released
+	if leader {
+		released = nil // the leader waits for its own computation
+	}
 	select {
-	case res := <-ch:
-		o := res.Val.(*outcome)
-		if o.panicked && ran && f.onPanic != nil {
-			f.onPanic(o.panicVal, o.stack)
-		}
-		switch {
-		case o.panicked && ran:
-			return nil, true, &leaderPanic{val: o.panicVal}
-		case o.panicked:
-			return nil, false, fmt.Errorf("%w: %v", ErrPanicked, o.panicVal)
-		case o.goexit && ran:
-			return nil, true, errLeaderGoexit
-		case o.goexit:
-			return nil, false, errGoexit
-		}
-		return o.val, ran, o.err
+	case <-fl.done:
+		return fl.result(leader, f.onPanic)
+	case <-released:
+		return joined{released: true}
+	case <-bound:
+		return joined{released: true}
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return joined{err: ctx.Err(), leader: leader}
 	}
 }
 
-// leaderPanic is the leader's report of its computation's panic: Repanic
+// start runs fn for key in the background unless a computation of key is
+// already running, and does not wait for it. A panic is only reported.
+func (f *flights) start(key string, fn func(release func()) (any, error)) {
+	fl, leader := f.flightOf(key, fn)
+	if leader && f.onPanic != nil {
+		go func() {
+			<-fl.done
+			if fl.panicked {
+				f.onPanic(fl.panicVal, fl.stack)
+			}
+		}()
+	}
+}
+
+// flightOf returns key's flight, starting one that runs fn when there is
+// none, and reports whether it started it.
+func (f *flights) flightOf(key string, fn func(release func()) (any, error)) (*flight, bool) {
+	f.mu.Lock()
+	if fl, ok := f.m[key]; ok {
+		f.mu.Unlock()
+		return fl, false
+	}
+	fl := &flight{done: make(chan struct{}), released: make(chan struct{})}
+	if f.m == nil {
+		f.m = make(map[string]*flight)
+	}
+	f.m[key] = fl
+	f.mu.Unlock()
+	go f.run(key, fl, fn)
+	return fl, true
+}
+
+// run runs fn and records how it ended: returned, panicked (with the value
+// and stack) or called runtime.Goexit.
+func (f *flights) run(key string, fl *flight, fn func(release func()) (any, error)) {
+	normal := false
+	defer func() {
+		if !normal {
+			if r := recover(); r != nil {
+				fl.panicked, fl.panicVal, fl.stack = true, r, debug.Stack()
+			} else {
+				fl.goexit = true
+			}
+		}
+		f.forget(key, fl)
+		close(fl.done)
+	}()
+	fl.val, fl.err = fn(fl.release)
+	normal = true
+}
+
+func (fl *flight) release() { fl.once.Do(func() { close(fl.released) }) }
+
+// result is what the flight gives one caller once it has ended.
+func (fl *flight) result(leader bool, onPanic func(any, []byte)) joined {
+	switch {
+	case fl.panicked && leader:
+		if onPanic != nil {
+			onPanic(fl.panicVal, fl.stack)
+		}
+		return joined{err: &leaderPanic{val: fl.panicVal}, leader: true}
+	case fl.panicked:
+		return joined{err: fmt.Errorf("%w: %v", ErrPanicked, fl.panicVal)}
+	case fl.goexit && leader:
+		return joined{err: errLeaderGoexit, leader: true}
+	case fl.goexit:
+		return joined{err: errGoexit}
+	}
+	return joined{val: fl.val, err: fl.err, leader: leader}
+}
+
+// forget makes later callers of key start a new computation instead of
+// joining fl (nil: whatever flight key has).
+func (f *flights) forget(key string, fl *flight) {
+	f.mu.Lock()
+	if cur, ok := f.m[key]; ok && (fl == nil || cur == fl) {
+		delete(f.m, key)
+	}
+	f.mu.Unlock()
+}
+
+// forgetAll forgets every flight (Clear).
+func (f *flights) forgetAll() {
+	f.mu.Lock()
+	clear(f.m)
+	f.mu.Unlock()
+}
+
+// leaderPanic is the leader's report of its computation's panic: reraise
 // panics with the original value.
 type leaderPanic struct{ val any }
 
 func (p *leaderPanic) Error() string { return fmt.Sprintf("%v: %v", ErrPanicked, p.val) }
 func (p *leaderPanic) Unwrap() error { return ErrPanicked }
-
-// errLeaderGoexit tells the leader that its computation called Goexit.
-var errLeaderGoexit = errors.New("corral: the computation called runtime.Goexit")
 
 // reraise carries a leader's panic or Goexit on to the leader's goroutine.
 func reraise(err error) {
@@ -99,42 +196,6 @@ func reraise(err error) {
 	if err == errLeaderGoexit {
 		runtime.Goexit()
 	}
-}
-
-// forget starts fn for key in the background unless a computation of key is
-// already running, and does not wait for it. A panic is only reported.
-func (f *flights) forget(key string, fn func() (any, error)) {
-	f.g.DoChan(key, func() (any, error) {
-		o := catch(fn)
-		if o.panicked && f.onPanic != nil {
-			f.onPanic(o.panicVal, o.stack)
-		}
-		return o, nil
-	})
-}
-
-// catch runs fn on a goroutine of its own and reports how it ended: returned,
-// panicked (with the value and stack) or called runtime.Goexit. Neither a
-// panic nor Goexit escapes to x/sync, which then always delivers a result.
-func catch(fn func() (any, error)) *outcome {
-	done := make(chan *outcome, 1)
-	go func() {
-		normal := false
-		defer func() {
-			if normal {
-				return
-			}
-			if r := recover(); r != nil {
-				done <- &outcome{panicked: true, panicVal: r, stack: debug.Stack()}
-				return
-			}
-			done <- &outcome{goexit: true}
-		}()
-		v, err := fn()
-		normal = true
-		done <- &outcome{val: v, err: err}
-	}()
-	return <-done
 }
 
 // isContextErr reports whether err is a context's end rather than a failure

@@ -2,6 +2,7 @@ package corral
 
 import (
 	"context"
+	"github.com/corralhq/corral/internal/envelope"
 	"testing"
 	"time"
 )
@@ -10,16 +11,16 @@ import (
 // are recomputed and overwritten, never errors.
 func TestVersionSkew(t *testing.T) {
 	ctx := context.Background()
-	current := (&envelope{writtenAt: time.Now(), freshUntil: time.Now().Add(time.Hour), payload: []byte(`"old"`)}).encode()
+	current := (&envelope.Entry{WrittenAt: time.Now(), FreshUntil: time.Now().Add(time.Hour), Payload: []byte(`"old"`)}).Encode()
 	older, newer := append([]byte(nil), current...), append([]byte(nil), current...)
-	older[3], newer[3] = 0, envelopeVersion+1
+	older[3], newer[3] = 0, current[3]+1
 	entries := map[string][]byte{
 		"older format":   older,
 		"newer format":   newer,
 		"garbage":        []byte("\xC0RL\x01\x00garbage"),
 		"truncated":      current[:10],
 		"unknown flag":   append(append([]byte(nil), current[:4]...), append([]byte{0x80}, current[5:]...)...),
-		"wrong response": (&envelope{writtenAt: time.Now(), payload: []byte{9, 9}}).encode(),
+		"wrong response": (&envelope.Entry{WrittenAt: time.Now(), Payload: []byte{9, 9}}).Encode(),
 	}
 	for name, stored := range entries {
 		t.Run(name, func(t *testing.T) {
@@ -34,7 +35,7 @@ func TestVersionSkew(t *testing.T) {
 				t.Fatalf("GetOrSet = %v, %v after %d runs; want a recomputed 42", v, err, runs)
 			}
 			data, _ := store.Get(ctx, sk)
-			if e, ok := parseEnvelope(data); !ok || string(e.payload) != "42" {
+			if e, ok := envelope.Parse(data); !ok || string(e.Payload) != "42" {
 				t.Fatalf("the entry was not overwritten with the current format: %q", data)
 			}
 

@@ -19,9 +19,9 @@ type Stats struct {
 	StaleServed uint64
 	// Refreshes counts background refreshes started (stale-while-revalidate).
 	Refreshes uint64
-	// Coalesced counts callers that waited for another caller's computation
-	// of the same key and got its result.
-	Coalesced uint64
+	// Collapsed counts callers that waited for another caller's computation
+	// of the same key and got its result (RFC 9211's "collapsed").
+	Collapsed uint64
 	// Computations counts the times a computation ran.
 	Computations uint64
 	// ComputeErrors counts computations that returned an error.
@@ -32,7 +32,7 @@ type Stats struct {
 	// Rejected counts store calls not made because the circuit breaker was
 	// open (they are misses and dropped writes, at no cost).
 	Rejected uint64
-	// ErrorsByOp splits Errors by store operation (the names in StoreOps).
+	// ErrorsByOp splits Errors by store operation (the names of [StoreOps]).
 	ErrorsByOp map[string]uint64
 	// BreakerState is the circuit breaker's state: "closed", "open",
 	// "half-open", or "none".
@@ -44,9 +44,9 @@ type Stats struct {
 
 type counters struct {
 	hits, misses, errors, decodeErrors              atomic.Uint64
-	staleServed, refreshes, coalesced, computations atomic.Uint64
+	staleServed, refreshes, collapsed, computations atomic.Uint64
 	computeErrors, lockWaits, rejected              atomic.Uint64
-	errorsByOp                                      [12]atomic.Uint64 // indexed like StoreOps
+	errorsByOp                                      [len(storeOps)]atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -57,16 +57,16 @@ func (c *counters) snapshot() Stats {
 		DecodeErrors:  c.decodeErrors.Load(),
 		StaleServed:   c.staleServed.Load(),
 		Refreshes:     c.refreshes.Load(),
-		Coalesced:     c.coalesced.Load(),
+		Collapsed:     c.collapsed.Load(),
 		Computations:  c.computations.Load(),
 		ComputeErrors: c.computeErrors.Load(),
 		LockWaits:     c.lockWaits.Load(),
 		Rejected:      c.rejected.Load(),
-		ErrorsByOp:    make(map[string]uint64, len(StoreOps)),
+		ErrorsByOp:    make(map[string]uint64, len(storeOps)),
 	}
-	for i, op := range StoreOps {
+	for i, op := range storeOps {
 		if n := c.errorsByOp[i].Load(); n > 0 {
-			s.ErrorsByOp[op] = n
+			s.ErrorsByOp[string(op)] = n
 		}
 	}
 	return s

@@ -104,3 +104,19 @@ func (p *pending) storeUnlessOvertaken(store func()) bool {
 	store()
 	return true
 }
+
+// overtake makes writes to these store keys win: computations of them in
+// flight do not store, and callers that start after the write do not join
+// them (they compute anew). Call it before writing.
+func (c *Cache) overtake(sks ...string) {
+	for _, sk := range sks {
+		c.flights.forget(sk, nil)
+	}
+	c.writes.overtake(sks...)
+}
+
+// overtakeAll is overtake of every key (Clear).
+func (c *Cache) overtakeAll() {
+	c.flights.forgetAll()
+	c.writes.overtakeAll()
+}

@@ -81,7 +81,7 @@ func New(c *corral.Cache, name string) *Collector {
 	add("misses_total", "Reads that found nothing usable.", func(s corral.Stats) uint64 { return s.Misses })
 	add("stale_served_total", "Expired values served (stale-while-revalidate, stale-if-error).", func(s corral.Stats) uint64 { return s.StaleServed })
 	add("refreshes_total", "Background refreshes started.", func(s corral.Stats) uint64 { return s.Refreshes })
-	add("coalesced_total", "Callers that waited for another caller's computation.", func(s corral.Stats) uint64 { return s.Coalesced })
+	add("coalesced_total", "Callers that waited for another caller's computation.", func(s corral.Stats) uint64 { return s.Collapsed })
 	add("computations_total", "Computations run.", func(s corral.Stats) uint64 { return s.Computations })
 	add("compute_errors_total", "Computations that returned an error.", func(s corral.Stats) uint64 { return s.ComputeErrors })
 	add("lock_waits_total", "Computations that waited on another instance's lock.", func(s corral.Stats) uint64 { return s.LockWaits })
@@ -93,8 +93,8 @@ func New(c *corral.Cache, name string) *Collector {
 }
 
 // ObserveStoreCall implements corral.Observer.
-func (col *Collector) ObserveStoreCall(op string, took time.Duration, err error) {
-	col.latency.WithLabelValues(op).Observe(took.Seconds())
+func (col *Collector) ObserveStoreCall(op corral.StoreOp, took time.Duration, err error) {
+	col.latency.WithLabelValues(string(op)).Observe(took.Seconds())
 }
 
 // Describe implements prometheus.Collector.
@@ -116,8 +116,8 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range col.counters {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.value(s)))
 	}
-	for _, op := range corral.StoreOps {
-		ch <- prometheus.MustNewConstMetric(col.storeErr, prometheus.CounterValue, float64(s.ErrorsByOp[op]), op)
+	for _, op := range corral.StoreOps() {
+		ch <- prometheus.MustNewConstMetric(col.storeErr, prometheus.CounterValue, float64(s.ErrorsByOp[string(op)]), string(op))
 	}
 	ch <- prometheus.MustNewConstMetric(col.entries, prometheus.GaugeValue, float64(s.StoreEntries))
 	ch <- prometheus.MustNewConstMetric(col.bytes, prometheus.GaugeValue, float64(s.StoreBytes))

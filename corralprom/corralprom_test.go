@@ -114,7 +114,7 @@ corral_breaker_state{cache="test",state="open"} 1
 	var errs strings.Builder
 	errs.WriteString("# HELP corral_store_errors_total Store calls that failed or timed out, by operation.\n")
 	errs.WriteString("# TYPE corral_store_errors_total counter\n")
-	for _, op := range corral.StoreOps {
+	for _, op := range corral.StoreOps() {
 		n := 0
 		if op == "get" {
 			n = 2 // the two reads that opened the breaker

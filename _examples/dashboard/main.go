@@ -90,7 +90,7 @@ func main() {
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		s := c.Stats()
 		fmt.Fprintf(w, "hits %d\nmisses %d\nstale served %d\ncomputations %d\ncoalesced %d\n",
-			s.Hits, s.Misses, s.StaleServed, s.Computations, s.Coalesced)
+			s.Hits, s.Misses, s.StaleServed, s.Computations, s.Collapsed)
 		fmt.Fprintf(w, "store errors %d\nbreaker %s\nentries %d\nbytes %d\nevictions %d\n",
 			s.Errors, s.BreakerState, s.StoreEntries, s.StoreBytes, s.Evictions)
 		for route, h := range c.HTTPStats() {

@@ -1,0 +1,398 @@
+package corral
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/corralhq/corral/internal/envelope"
+)
+
+// The read-through engine behind GetOrSet, Memoize and the middleware: look
+// the key up, else join (or lead) the one computation of it, else fall back
+// to a stale value. It returns what happened; callers pass in how to
+// compute, how to encode and when to store.
+
+// served says how a value reached its caller.
+type served uint8
+
+const (
+	servedComputed  served = iota // this caller's computation ran
+	servedHit                     // a fresh stored value
+	servedStale                   // an expired value (stale-while-revalidate or -if-error)
+	servedCollapsed               // another caller's computation, waited for or just stored
+)
+
+// result is what the engine did for one caller.
+type result[T any] struct {
+	val       T
+	served    served
+	stored    bool      // computed by this caller and stored
+	reason    string    // computed and not stored: why
+	writtenAt time.Time // hit or stale: when the value was written
+}
+
+// verdict is a storage rule's decision on a computed value.
+type verdict struct {
+	ttl    time.Duration
+	store  bool   // false: neither stored nor handed to other callers
+	failed bool   // a failure for stale-if-error, though the value is returned
+	reason string // why it is not stored
+}
+
+// job is one read-through call.
+type job[T any] struct {
+	c       *Cache
+	sk, key string // the store key, and the caller's key (for messages)
+	ttl     time.Duration
+	codec   Codec
+	share   bool // values of T may be shared between callers: immutable
+	chain   bool // detect recursion through the context
+	cfg     *memoConfig
+
+	// run computes for the callers; release lets the waiters go their own
+	// way (a value that will not be shared). refresh computes for a
+	// background refresh, which has no caller; nil: run.
+	run     func(ctx context.Context, release func()) (T, error)
+	refresh func(ctx context.Context) (T, error)
+	// rule decides whether and how long a value is stored; nil: always, for ttl.
+	rule func(v T, ttl time.Duration) verdict
+}
+
+// computed is what a computation hands its callers.
+type computed[T any] struct {
+	val       T
+	verdict   verdict
+	stored    bool
+	payload   []byte    // the encoded value, for callers that need their own copy
+	fromStore bool      // found stored by the re-read: no computation ran
+	writtenAt time.Time // when fromStore
+}
+
+// load looks the key up, else joins or leads its computation, else falls back
+// to a stale value.
+func (j *job[T]) load(ctx context.Context) (result[T], error) {
+	if j.chain && inChain(ctx, j.sk) {
+		return result[T]{}, fmt.Errorf("%w: %q", ErrRecursion, j.key)
+	}
+	l := j.lookup(ctx)
+	if l.done {
+		return l.res, l.err
+	}
+	j.c.stats.misses.Add(1)
+	res, err := j.join(ctx, l.storeDown)
+	return j.fallback(ctx, l, res, err)
+}
+
+// lookedUp is what a lookup found.
+type lookedUp[T any] struct {
+	done      bool // res and err answer the caller
+	res       result[T]
+	err       error
+	stale     *envelope.Entry // an expired entry whose value is in staleVal
+	staleVal  T
+	storeDown bool // the read failed: do not read or write the store again
+}
+
+// lookup reads the key: a fresh value (or cached "not found") answers; an
+// expired one is served at once under stale-while-revalidate, else kept
+// for stale-if-error.
+func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
+	if j.share {
+		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec); ok {
+			j.c.stats.hits.Add(1)
+			return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: writtenAt}}
+		}
+	}
+	data, err := j.c.get(ctx, j.sk)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			_ = j.c.failed(opGet, j.key, err) // counted and logged; the store is a miss
+			return lookedUp[T]{storeDown: true}
+		}
+		return lookedUp[T]{}
+	}
+	now := time.Now()
+	e, state := envelope.Classify(data, now)
+	switch state {
+	case envelope.Foreign:
+		return j.foreign(data)
+	case envelope.Fresh:
+		return j.fresh(e)
+	case envelope.Negative:
+		if j.cfg.notFound == nil {
+			return lookedUp[T]{} // cached by a call site with CacheNotFound: not ours to read
+		}
+		j.c.stats.hits.Add(1)
+		return lookedUp[T]{done: true, res: result[T]{served: servedHit, writtenAt: e.WrittenAt}, err: j.cfg.notFound}
+	case envelope.Expired:
+		return j.expired(ctx, e, now)
+	}
+	return lookedUp[T]{}
+}
+
+// foreign reads what is not an envelope: a value written by Set is a hit, as
+// in Django's get_or_set; anything that does not decode (another format,
+// garbage) is a miss, recomputed and overwritten.
+func (j *job[T]) foreign(data []byte) lookedUp[T] {
+	var v T
+	if j.codec.Unmarshal(data, &v) != nil {
+		return lookedUp[T]{}
+	}
+	j.c.stats.hits.Add(1)
+	return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit}}
+}
+
+// fresh decodes a fresh entry. One that does not decode into T but is a
+// value of the codec is the caller's error: it stays stored for the callers
+// whose type it is. One that is not a value at all is corrupt: a miss,
+// recomputed and overwritten.
+func (j *job[T]) fresh(e envelope.Entry) lookedUp[T] {
+	var v T
+	if err := j.codec.Unmarshal(e.Payload, &v); err != nil {
+		j.c.stats.decodeErrors.Add(1)
+		if j.codec.Unmarshal(e.Payload, new(any)) != nil {
+			return lookedUp[T]{}
+		}
+		return lookedUp[T]{done: true, err: failure("get", j.key, ErrDecode, fmt.Errorf("into %T: %w", v, err))}
+	}
+	j.c.stats.hits.Add(1)
+	return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: e.WrittenAt}}
+}
+
+// expired serves an expired value under stale-while-revalidate, starting one
+// background refresh, or keeps it for stale-if-error.
+func (j *job[T]) expired(ctx context.Context, e envelope.Entry, now time.Time) lookedUp[T] {
+	l := lookedUp[T]{stale: &e}
+	if j.codec.Unmarshal(e.Payload, &l.staleVal) != nil {
+		return lookedUp[T]{}
+	}
+	if e.UsableStale(now, j.cfg.swr) {
+		j.c.stats.staleServed.Add(1)
+		j.startRefresh(ctx)
+		return lookedUp[T]{done: true, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
+	}
+	return l
+}
+
+// startRefresh recomputes the key in the background, unless a computation of
+// it is already running. The refresh has no caller: it never writes to one.
+func (j *job[T]) startRefresh(ctx context.Context) {
+	run := j.run
+	if j.refresh != nil {
+		refresh := j.refresh
+		run = func(ctx context.Context, _ func()) (T, error) { return refresh(ctx) }
+	}
+	detached := context.WithoutCancel(ctx)
+	j.c.flights.start(j.sk, func(func()) (any, error) {
+		j.c.stats.refreshes.Add(1) // only when no computation of the key was running
+		return j.compute(detached, run, nil, false)
+	})
+}
+
+// join leads or joins the computation of the key. A waiter released by the
+// leader, or whose wait bound passed, or that cannot use the leader's value,
+// computes for itself, outside the flight.
+func (j *job[T]) join(ctx context.Context, storeDown bool) (result[T], error) {
+	out := j.c.flights.join(ctx, j.sk, j.cfg.joinTimeout, func(release func()) (any, error) {
+		return j.compute(ctx, j.run, release, storeDown)
+	})
+	if out.err != nil {
+		if !out.leader && ctx.Err() == nil {
+			j.c.stats.collapsed.Add(1)
+		}
+		return result[T]{served: servedCollapsed}, out.err
+	}
+	if !out.released {
+		got := out.val.(computed[T])
+		if res, ok := j.handOut(got, out.leader); ok {
+			return res, nil
+		}
+	}
+	got, err := j.compute(ctx, j.run, func() {}, storeDown)
+	res, _ := j.handOut(got, true)
+	return res, err
+}
+
+// handOut turns a computation's outcome into this caller's result, and
+// reports false when a waiter cannot have it (not shared, or of another
+// type on the same key) and must compute for itself.
+func (j *job[T]) handOut(got computed[T], own bool) (result[T], bool) {
+	if own && !got.fromStore {
+		return result[T]{val: got.val, served: servedComputed, stored: got.stored, reason: got.verdict.reason}, true
+	}
+	if !own && !got.verdict.store && !got.fromStore {
+		return result[T]{}, false
+	}
+	res := result[T]{val: got.val, served: servedCollapsed, writtenAt: got.writtenAt}
+	if !j.share && got.payload != nil { // a copy of its own, which it may change
+		var v T
+		if j.codec.Unmarshal(got.payload, &v) != nil {
+			return result[T]{}, false
+		}
+		res.val = v
+	}
+	j.c.stats.collapsed.Add(1)
+	return res, true
+}
+
+// fallback serves the kept stale value when the computation failed and
+// stale-if-error allows it; otherwise a leader's panic goes on in its own
+// goroutine.
+func (j *job[T]) fallback(ctx context.Context, l lookedUp[T], res result[T], err error) (result[T], error) {
+	failed := err != nil || (res.served == servedComputed && res.reason != "" && j.failedVerdict(res.val))
+	if failed && l.stale != nil && ctx.Err() == nil && l.stale.UsableStale(time.Now(), j.cfg.sie) {
+		j.c.stats.staleServed.Add(1)
+		return result[T]{val: l.staleVal, served: servedStale, writtenAt: l.stale.WrittenAt}, nil // a leader's panic was logged by onPanic
+	}
+	if err != nil {
+		reraise(err)
+	}
+	return res, err
+}
+
+func (j *job[T]) failedVerdict(v T) bool {
+	return j.rule != nil && j.rule(v, j.ttl).failed
+}
+
+// compute runs fn for the callers of the key: re-read, run, persist. The
+// run is detached from the caller's cancellation and bounded by the compute
+// timeout. When the caller's read of the store just failed, it does not read
+// or write the store again: one store timeout per request at most.
+func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool) (computed[T], error) {
+	cctx := context.WithoutCancel(ctx)
+	if j.chain {
+		cctx = withChain(cctx, j.sk)
+	}
+	cctx, cancel := context.WithTimeout(cctx, j.cfg.computeTimeout)
+	defer cancel()
+	p := j.c.writes.begin(j.sk)
+	defer j.c.writes.end(j.sk, p)
+
+	if !storeDown {
+		got, unlock, ok := j.reread(cctx)
+		defer unlock()
+		if ok {
+			return got, nil
+		}
+	}
+	j.c.stats.computations.Add(1)
+	if release == nil {
+		release = func() {}
+	}
+	v, err := fn(cctx, release)
+	return j.persist(cctx, p, v, err, storeDown)
+}
+
+// reread looks again before computing, since another caller (or instance)
+// may have stored the value since this one read a miss; under the
+// distributed lock it waits for the instance that holds it. unlock gives the
+// lock back.
+func (j *job[T]) reread(ctx context.Context) (got computed[T], unlock func(), ok bool) {
+	var data []byte
+	unlock = func() {}
+	if j.cfg.lock {
+		l := j.c.acquire(ctx, j.sk, j.cfg)
+		data, unlock = l.data, l.release
+	} else if d, err := j.c.get(ctx, j.sk); err == nil {
+		data = d
+	}
+	e, state := envelope.Classify(data, time.Now())
+	if state != envelope.Fresh {
+		return got, unlock, false
+	}
+	if j.codec.Unmarshal(e.Payload, &got.val) != nil {
+		return got, unlock, false
+	}
+	got.fromStore, got.writtenAt, got.payload = true, e.WrittenAt, e.Payload
+	got.verdict.store = true
+	return got, unlock, true
+}
+
+// persist stores a computed value (or a "not found" under CacheNotFound)
+// unless the rule says otherwise or a write overtook the computation.
+func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeDown bool) (computed[T], error) {
+	got := computed[T]{val: v}
+	if err != nil {
+		j.c.stats.computeErrors.Add(1)
+		if j.cfg.caches(err) && !storeDown {
+			now := time.Now()
+			e := envelope.Entry{Negative: true, WrittenAt: now, FreshUntil: now.Add(j.cfg.negativeTTL)}
+			j.c.storeEntry(ctx, p, j.sk, &e, j.cfg.negativeTTL)
+		}
+		return got, err
+	}
+	got.verdict = verdict{ttl: j.ttl, store: true}
+	if j.rule != nil {
+		got.verdict = j.rule(v, j.ttl)
+	}
+	if !got.verdict.store {
+		return got, nil
+	}
+	if storeDown {
+		got.verdict.reason = "store-unavailable"
+		return got, nil
+	}
+	got.stored, got.payload = j.store(ctx, p, v, got.verdict.ttl)
+	if !got.stored && got.verdict.reason == "" {
+		got.verdict.reason = "not-stored"
+	}
+	return got, nil
+}
+
+// store encodes v in an envelope and writes it for ttl plus the stale
+// window, and reports whether it did, with the encoded value.
+func (j *job[T]) store(ctx context.Context, p *pending, v T, ttl time.Duration) (bool, []byte) {
+	ttl, keep := j.c.ttl(ttl)
+	if !keep {
+		return false, nil // already expired: nothing to store
+	}
+	payload, err := j.codec.Marshal(v)
+	if err != nil {
+		j.c.log.LogAttrs(ctx, slog.LevelWarn, "corral: computed value does not encode; not cached",
+			slog.String("key", j.key), slog.Any("error", err))
+		return false, nil
+	}
+	now := time.Now()
+	e := envelope.Entry{WrittenAt: now, Payload: payload}
+	storeTTL := time.Duration(0)
+	if ttl > 0 {
+		ttl = j.cfg.jittered(ttl)
+		e.FreshUntil = now.Add(ttl)
+		storeTTL = ttl + j.cfg.staleWindow()
+		e.StaleUntil = now.Add(storeTTL)
+	}
+	return j.c.storeEntry(ctx, p, j.sk, &e, storeTTL), payload
+}
+
+// storeEntry writes e under sk unless a write overtook the computation, and
+// reports whether it stored. A failure to store is counted and otherwise
+// ignored: the value is served.
+func (c *Cache) storeEntry(ctx context.Context, p *pending, sk string, e *envelope.Entry, ttl time.Duration) bool {
+	data := e.Encode()
+	stored := false
+	p.storeUnlessOvertaken(func() {
+		err := c.call(ctx, opSet, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
+		if err != nil {
+			_ = c.failed(opSet, sk[len(c.ns.front):], err)
+			return
+		}
+		stored = true
+	})
+	return stored
+}
+
+func (cfg *memoConfig) jittered(ttl time.Duration) time.Duration {
+	if cfg.jitter <= 0 {
+		return ttl
+	}
+	return ttl - time.Duration(rand.Float64()*cfg.jitter*float64(ttl))
+}
+
+// caches reports whether err is a "not found" that CacheNotFound caches.
+func (cfg *memoConfig) caches(err error) bool {
+	return cfg.notFound != nil && errors.Is(err, cfg.notFound) && !isContextErr(err)
+}

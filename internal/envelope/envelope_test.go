@@ -1,0 +1,44 @@
+package envelope
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// FuzzEnvelope: Parse never panics, and what it accepts re-encodes to the
+// same bytes.
+func FuzzEnvelope(f *testing.F) {
+	e := Entry{WrittenAt: fromUnixNano(1), FreshUntil: fromUnixNano(2), StaleUntil: fromUnixNano(3), Payload: []byte("p")}
+	f.Add(e.Encode())
+	f.Add([]byte("\xC0RL\x02 newer format"))
+	f.Add([]byte("{\"json\":1}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, ok := Parse(data)
+		if ok && !bytes.Equal(e.Encode(), data) {
+			t.Fatalf("accepted %q but re-encodes differently", data)
+		}
+	})
+}
+
+func TestClassify(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	tests := []struct {
+		name string
+		data []byte
+		want State
+	}{
+		{"raw", []byte(`"v"`), Foreign},
+		{"fresh", (&Entry{WrittenAt: at(-time.Second), FreshUntil: at(time.Minute), Payload: []byte("1")}).Encode(), Fresh},
+		{"forever", (&Entry{WrittenAt: at(-time.Second), Payload: []byte("1")}).Encode(), Fresh},
+		{"expired", (&Entry{WrittenAt: at(-time.Hour), FreshUntil: at(-time.Minute), Payload: []byte("1")}).Encode(), Expired},
+		{"negative", (&Entry{Negative: true, WrittenAt: at(-time.Second), FreshUntil: at(time.Minute)}).Encode(), Negative},
+		{"dead", (&Entry{Negative: true, WrittenAt: at(-time.Hour), FreshUntil: at(-time.Minute)}).Encode(), Dead},
+	}
+	for _, tt := range tests {
+		if _, got := Classify(tt.data, now); got != tt.want {
+			t.Errorf("%s: Classify = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package corral
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/corralhq/corral/internal/httpcache"
+	"github.com/corralhq/corral/internal/response"
+	"github.com/gorilla/mux"
+)
+
+// outcome is how the middleware served one request, and why: the one value
+// from which its Cache-Status, X-Cache, route counter and debug log record
+// are all made.
+type outcome struct {
+	decision decision
+	detail   string // why not stored or not cached: "private", "authorization", "panic"...
+}
+
+// The Cache-Status values (RFC 9211) of the outcomes without a detail, made
+// once: a replay assigns them.
+var (
+	statusHit       = []string{"corral; hit"}
+	statusStale     = []string{"corral; fwd=stale"}
+	statusStored    = []string{"corral; fwd=miss; stored"}
+	statusCollapsed = []string{"corral; fwd=miss; collapsed"}
+	statusMethod    = []string{"corral; fwd=method"}
+	xCacheHit       = []string{"HIT"}
+	xCacheMiss      = []string{"MISS"}
+)
+
+// cacheStatus returns o's Cache-Status value.
+func (o outcome) cacheStatus() []string {
+	switch o.decision {
+	case decHit:
+		return statusHit
+	case decStale:
+		return statusStale
+	case decStored:
+		return statusStored
+	case decCollapsed:
+		return statusCollapsed
+	case decPassed:
+		return statusMethod
+	case decBypassed:
+		return []string{"corral; fwd=bypass; detail=" + o.detail}
+	}
+	return []string{"corral; fwd=miss; detail=" + o.detail} // not stored, error
+}
+
+// setCacheStatus writes o's Cache-Status, and X-Cache when asked, into h:
+// the one place where either is set.
+func (m *cachedHandler) setCacheStatus(h http.Header, o outcome) {
+	h["Cache-Status"] = o.cacheStatus()
+	if !m.cfg.xCache || o.decision == decPassed {
+		return
+	}
+	if o.decision == decHit || o.decision == decStale {
+		h["X-Cache"] = xCacheHit
+	} else {
+		h["X-Cache"] = xCacheMiss
+	}
+}
+
+// replay writes a stored or shared response to w with o's Cache-Status (and
+// Age for a stored one). A client's own conditional or range request is
+// answered from the full response.
+func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *response.Response, o outcome, writtenAt time.Time) {
+	h := w.Header()
+	for _, f := range resp.Fields() {
+		h[f.Name] = f.Values
+	}
+	m.setCacheStatus(h, o)
+	if o.decision == decHit || o.decision == decStale {
+		h["Age"] = ageValue(time.Since(writtenAt))
+	}
+	writeResponse(w, r, resp)
+}
+
+// writeResponse writes resp's status and body, answering r's conditional or
+// range fields from a 200.
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *response.Response) {
+	if resp.Status == http.StatusOK && httpcache.Conditional(r) {
+		httpcache.ServeConditional(w, r, resp)
+		return
+	}
+	w.WriteHeader(resp.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(resp.Body)
+	}
+}
+
+// ages are the Age values of the first minutes, made once.
+var ages = func() [][]string {
+	out := make([][]string, 600)
+	for i := range out {
+		out[i] = []string{strconv.Itoa(i)}
+	}
+	return out
+}()
+
+func ageValue(d time.Duration) []string {
+	secs := max(int64(d/time.Second), 0)
+	if secs < int64(len(ages)) {
+		return ages[secs]
+	}
+	return []string{strconv.FormatInt(secs, 10)}
+}
+
+// finish counts o for r's route and logs it at debug level.
+func (m *cachedHandler) finish(r *http.Request, o outcome, key string) {
+	label := m.routeLabel(r)
+	m.c.routes.counters(label).n[o.decision].Add(1)
+	if m.c.log.Enabled(r.Context(), slog.LevelDebug) {
+		m.c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: http",
+			slog.String("route", label), slog.String("key", key),
+			slog.String("decision", decisionNames[o.decision]), slog.String("detail", o.detail))
+	}
+}
+
+// routeLabel is the label of r's route in HTTPStats: the gorilla/mux route
+// template, else the ServeMux pattern, else the RouteName, else "unrouted".
+func (m *cachedHandler) routeLabel(r *http.Request) string {
+	if route := routeOf(r); route != "" {
+		return route
+	}
+	if m.cfg.routeName != "" {
+		return m.cfg.routeName
+	}
+	return "unrouted"
+}
+
+// routeOf returns the route template gorilla/mux matched, or the ServeMux
+// pattern, or "": a label for stats, never a part of the key.
+func routeOf(r *http.Request) string {
+	if route := mux.CurrentRoute(r); route != nil {
+		if t, err := route.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return r.Pattern
+}
