@@ -15,6 +15,16 @@
 // client's ReadTimeout or WriteTimeout (3 s by default). Prefer
 // ContextTimeoutEnabled: calls then cost no extra goroutine, and a hung
 // server holds no connection past the deadline.
+//
+// Errors: a call that ends at its deadline while the client cannot connect
+// returns an error that wraps both the dial's error and the context's, as in
+// "dial tcp 10.0.0.7:6379: connect: connection refused (context deadline
+// exceeded)"; go-redis alone reports only the deadline, as it dials on a
+// goroutine of its own. The store watches the dials of a single-node or
+// Sentinel client, of a Ring's shards, and of the Cluster nodes the client
+// makes after New. The store's errors name no store key and no script's
+// hash (corral.Cache names the caller's key), and none shows the password in
+// the client's options.
 package redisstore
 
 import (
@@ -36,6 +46,11 @@ type Store struct {
 	// honorsDeadline: the client was made with ContextTimeoutEnabled, so
 	// go-redis itself ends a call at its context's deadline.
 	honorsDeadline bool
+	// dials watches the client's dials, whose errors explain a call that
+	// ended at its deadline (nil for a client type it cannot watch).
+	dials *dialWatch
+	// secrets are the passwords in the client's options: no error shows them.
+	secrets []string
 }
 
 // Option configures a [Store].
@@ -62,11 +77,21 @@ var (
 
 // New returns a Store on client. It does not connect: a Redis that is down is
 // seen at the first call, as an error. It panics on a nil client.
+//
+// New adds a hook to the client (once per client) that watches its dials
+// and changes nothing of them: a call that ends at its deadline while the
+// client cannot connect reports why (see the package's Errors).
 func New(client redis.UniversalClient, opts ...Option) *Store {
 	if client == nil {
 		panic("corral/redisstore: New(nil client)")
 	}
-	s := &Store{client: client, scanCount: 1000, honorsDeadline: honorsDeadline(client)}
+	s := &Store{
+		client:         client,
+		scanCount:      1000,
+		honorsDeadline: honorsDeadline(client),
+		dials:          watchDials(client),
+		secrets:        secrets(client),
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -85,11 +110,25 @@ func honorsDeadline(client redis.UniversalClient) bool {
 	return false
 }
 
-// run runs one command. When the client does not end calls at their
-// context's deadline (made without ContextTimeoutEnabled), the command runs
-// on a goroutine of its own and the caller stops waiting at the deadline; the
-// command itself ends with the client's read and write timeouts.
+// run runs one command and explains its error (see [Store.explain]).
 func (s *Store) run(ctx context.Context, fn func(context.Context) error) error {
+	ended := ctx.Err() != nil // before the call: no dial explains that
+	start := time.Now()
+	err := s.bound(ctx, fn)
+	switch {
+	case err == nil, err == corral.ErrNotFound, err == corral.ErrNotInteger:
+		return err // the store's own answers (a miss is common): nothing to add
+	case ended:
+		return redact(err, s.secrets)
+	}
+	return s.explain(ctx, start, err)
+}
+
+// bound runs fn by ctx's deadline. When the client does not end calls at
+// their context's deadline (made without ContextTimeoutEnabled), fn runs on a
+// goroutine of its own and the caller stops waiting at the deadline; the
+// command itself ends with the client's read and write timeouts.
+func (s *Store) bound(ctx context.Context, fn func(context.Context) error) error {
 	if s.honorsDeadline || ctx.Done() == nil {
 		return fn(ctx)
 	}
@@ -102,7 +141,12 @@ func (s *Store) run(ctx context.Context, fn func(context.Context) error) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case err := <-done: // it ended with the context: its answer says more
+			return err
+		default:
+			return ctx.Err()
+		}
 	}
 }
 
@@ -283,12 +327,18 @@ return redis.call('incrby', KEYS[1], ARGV[1])`)
 func (s *Store) incr(ctx context.Context, key string, delta int64) (int64, error) {
 	n, err := incrScript.Run(ctx, s.client, []string{key}, delta).Int64()
 	switch {
+	case err == nil:
+		return n, nil
 	case errors.Is(err, redis.Nil):
 		return 0, corral.ErrNotFound
-	case err != nil && (strings.Contains(err.Error(), "not an integer") || strings.Contains(err.Error(), "overflow")):
-		return 0, fmt.Errorf("%w: %q: %v", corral.ErrNotInteger, key, err)
+	case redisError(err, "not an integer"):
+		// Redis's text names the script's hash and line: the caller
+		// (corral.Cache.Incr) names the key.
+		return 0, corral.ErrNotInteger
+	case redisError(err, "overflow"):
+		return 0, fmt.Errorf("%w: adding %d overflows int64", corral.ErrNotInteger, delta)
 	}
-	return n, err
+	return 0, scriptErr(err)
 }
 
 // persistScript removes a key's expiry and reports whether the key exists
@@ -301,7 +351,7 @@ return 1`)
 func (s *Store) touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
 		n, err := persistScript.Run(ctx, s.client, []string{key}).Int64()
-		return n == 1, err
+		return n == 1, scriptErr(err)
 	}
 	return s.client.PExpire(ctx, key, ttl).Result()
 }
@@ -375,7 +425,7 @@ return 0`)
 
 func (s *Store) unlock(ctx context.Context, key, token string) (bool, error) {
 	n, err := unlockScript.Run(ctx, s.client, []string{key}, token).Int64()
-	return n == 1, err
+	return n == 1, scriptErr(err)
 }
 
 // expiration turns a Store ttl into go-redis's: 0 for no expiry. go-redis
