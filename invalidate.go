@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"errors"
 	"net"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // serveUnsafe passes a POST, PUT, PATCH or DELETE through and, when it
@@ -49,40 +47,6 @@ func (m *cachedHandler) invalidate(ctx context.Context, r *http.Request) {
 		return
 	}
 	_ = m.c.Delete(ctx, b.String())
-}
-
-// generationTTL is how long a URL's generation lives. When it is gone the
-// next request makes a new one, which only costs a miss.
-const generationTTL = 24 * time.Hour
-
-// generation returns the current generation of a URL whose responses have
-// variants: a random token in the key of every variant, which a write
-// replaces so that all of them are dropped at once. When the store cannot
-// say, it returns a new token: a miss, never an old variant.
-func (c *Cache) generation(ctx context.Context, urlKey string) string {
-	sk, err := c.key("g" + urlKey)
-	if err != nil {
-		return rand.Text()
-	}
-	data, err := c.get(ctx, sk)
-	switch {
-	case err == nil:
-		return string(data)
-	case !errors.Is(err, ErrNotFound):
-		return rand.Text()
-	}
-	gen := rand.Text()
-	var added bool
-	err = c.call(ctx, opAdd, func(ctx context.Context) (err error) {
-		added, err = c.store.Add(ctx, sk, []byte(gen), generationTTL)
-		return err
-	})
-	if err == nil && !added { // another request made it first
-		if data, err := c.get(ctx, sk); err == nil {
-			return string(data)
-		}
-	}
-	return gen
 }
 
 // newGeneration replaces a URL's generation, dropping all its variants.

@@ -1,12 +1,16 @@
 package corral
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // KeyFunc makes the cache key of a request. Requests with one key share one
@@ -65,6 +69,75 @@ func (k keyConfig) keyFunc() KeyFunc {
 		k.writeVariant(&b, r)
 		return b.String(), true
 	}
+}
+
+// keyOf returns r's key and store key, or why r is not cached.
+func (m *cachedHandler) keyOf(r *http.Request) (key, sk, refusal string) {
+	if m.cfg.keyFunc != nil {
+		k, ok := m.cfg.keyFunc(r)
+		if !ok {
+			return "", "", "key"
+		}
+		key = k
+	} else {
+		if refusal = m.cfg.key.refusal(r); refusal != "" {
+			return "", "", refusal
+		}
+		key = m.defaultKey(r)
+	}
+	sk, err := m.c.key(key)
+	if err != nil {
+		return key, "", "key"
+	}
+	return key, sk, ""
+}
+
+// defaultKey is the default key of r: its URL, then, when the route has
+// variants, the URL's generation (which a write moves on) and r's variant.
+func (m *cachedHandler) defaultKey(r *http.Request) string {
+	var b strings.Builder
+	m.cfg.key.writeURL(&b, r)
+	if m.cfg.key.variants() {
+		gen := m.c.generation(r.Context(), b.String())
+		b.WriteString("|g=")
+		b.WriteString(gen)
+		m.cfg.key.writeVariant(&b, r)
+	}
+	return b.String()
+}
+
+// generationTTL is how long a URL's generation lives. When it is gone the
+// next request makes a new one, which only costs a miss.
+const generationTTL = 24 * time.Hour
+
+// generation returns the current generation of a URL whose responses have
+// variants: a random token in the key of every variant, which a write
+// replaces so that all of them are dropped at once. When the store cannot
+// say, it returns a new token: a miss, never an old variant.
+func (c *Cache) generation(ctx context.Context, urlKey string) string {
+	sk, err := c.key("g" + urlKey)
+	if err != nil {
+		return rand.Text()
+	}
+	data, err := c.get(ctx, sk)
+	switch {
+	case err == nil:
+		return string(data)
+	case !errors.Is(err, ErrNotFound):
+		return rand.Text()
+	}
+	gen := rand.Text()
+	var added bool
+	err = c.call(ctx, opAdd, func(ctx context.Context) (err error) {
+		added, err = c.store.Add(ctx, sk, []byte(gen), generationTTL)
+		return err
+	})
+	if err == nil && !added { // another request made it first
+		if data, err := c.get(ctx, sk); err == nil {
+			return string(data)
+		}
+	}
+	return gen
 }
 
 // refusal says why a request is not cached by the default key function

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
+	"sync/atomic"
 
 	"github.com/corralhq/corral/internal/httpcache"
 	"github.com/corralhq/corral/internal/response"
@@ -123,41 +123,6 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 	m.serveThrough(w, r, key, sk)
 }
 
-// keyOf returns r's key and store key, or why r is not cached.
-func (m *cachedHandler) keyOf(r *http.Request) (key, sk, refusal string) {
-	if m.cfg.keyFunc != nil {
-		k, ok := m.cfg.keyFunc(r)
-		if !ok {
-			return "", "", "key"
-		}
-		key = k
-	} else {
-		if refusal = m.cfg.key.refusal(r); refusal != "" {
-			return "", "", refusal
-		}
-		key = m.defaultKey(r)
-	}
-	sk, err := m.c.key(key)
-	if err != nil {
-		return key, "", "key"
-	}
-	return key, sk, ""
-}
-
-// defaultKey is the default key of r: its URL, then, when the route has
-// variants, the URL's generation (which a write moves on) and r's variant.
-func (m *cachedHandler) defaultKey(r *http.Request) string {
-	var b strings.Builder
-	m.cfg.key.writeURL(&b, r)
-	if m.cfg.key.variants() {
-		gen := m.c.generation(r.Context(), b.String())
-		b.WriteString("|g=")
-		b.WriteString(gen)
-		m.cfg.key.writeVariant(&b, r)
-	}
-	return b.String()
-}
-
 // serveThrough serves a miss: it leads or joins the computation of the key
 // and answers from its outcome.
 func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key, sk string) {
@@ -225,8 +190,35 @@ func (m *cachedHandler) pass(w http.ResponseWriter, r *http.Request, o outcome, 
 // writeRaw writes resp as it is: the answer of an inner caching layer.
 func writeRaw(w http.ResponseWriter, r *http.Request, resp *response.Response) {
 	h := w.Header()
-	for _, f := range resp.Fields() {
+	for _, f := range resp.Fields {
 		h[f.Name] = f.Values
 	}
 	writeResponse(w, r, resp)
+}
+
+// layer marks the requests a middleware hands on, so that a caching layer
+// inside it (a route's own Handler under a router's Middleware) can claim
+// them: the innermost layer caches, and the outer ones pass its answer on
+// without storing or counting it.
+type layer struct{ claimed atomic.Bool }
+
+type layerKey struct{}
+
+// claimLayer tells the caching layer around this one, if any, that this
+// one takes r.
+func claimLayer(r *http.Request) {
+	if l, ok := r.Context().Value(layerKey{}).(*layer); ok {
+		l.claimed.Store(true)
+	}
+}
+
+// withLayer returns r marked with a new layer.
+func withLayer(r *http.Request) (*http.Request, *layer) {
+	ctx, l := withLayerContext(r.Context())
+	return r.WithContext(ctx), l
+}
+
+func withLayerContext(ctx context.Context) (context.Context, *layer) {
+	l := new(layer)
+	return context.WithValue(ctx, layerKey{}, l), l
 }

@@ -70,7 +70,7 @@ func (m *cachedHandler) setCacheStatus(h http.Header, o outcome) {
 // answered from the full response.
 func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *response.Response, o outcome, writtenAt time.Time) {
 	h := w.Header()
-	for _, f := range resp.Fields() {
+	for _, f := range resp.Fields {
 		h[f.Name] = f.Values
 	}
 	m.setCacheStatus(h, o)
@@ -83,7 +83,7 @@ func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *res
 // writeResponse writes resp's status and body, answering r's conditional or
 // range fields from a 200.
 func writeResponse(w http.ResponseWriter, r *http.Request, resp *response.Response) {
-	if resp.Status == http.StatusOK && httpcache.Conditional(r) {
+	if resp.Status == http.StatusOK && conditional(r) {
 		httpcache.ServeConditional(w, r, resp)
 		return
 	}
@@ -91,6 +91,17 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *response.Respon
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(resp.Body)
 	}
+}
+
+// conditional reports whether r asks for a part of the response or sets a
+// precondition (httpcache.ConditionalFields).
+func conditional(r *http.Request) bool {
+	for _, k := range httpcache.ConditionalFields {
+		if _, ok := r.Header[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ages are the Age values of the first minutes, made once.

@@ -8,15 +8,15 @@ import (
 	"github.com/corralhq/corral/internal/response"
 )
 
-// conditionalFields are the request fields that make an answer specific to
+// ConditionalFields are the request fields that make an answer specific to
 // one client: a shared computation runs without them, and each client's own
-// are answered from the full response.
-var conditionalFields = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
+// are answered from the full response. Do not modify.
+var ConditionalFields = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
 
 // Conditional reports whether r asks for a part of the response or sets a
 // precondition.
 func Conditional(r *http.Request) bool {
-	for _, k := range conditionalFields {
+	for _, k := range ConditionalFields {
 		if _, ok := r.Header[k]; ok {
 			return true
 		}
@@ -33,7 +33,7 @@ func Neutral(r *http.Request) *http.Request {
 	}
 	n := r.Clone(r.Context())
 	n.Method = http.MethodGet
-	for _, k := range conditionalFields {
+	for _, k := range ConditionalFields {
 		delete(n.Header, k)
 	}
 	return n

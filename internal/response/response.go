@@ -15,7 +15,9 @@ type Response struct {
 	Header http.Header // canonical names, end-to-end fields only once stored
 	Body   []byte
 
-	fields []Field // Header as a list, plus Content-Length when it had none
+	// Fields is Header as a list, plus Content-Length when it had none: what
+	// a replay assigns. Its slices are shared, and nobody may modify them.
+	Fields []Field
 }
 
 // Field is one header field, for replay. Values is capped (len == cap), so
@@ -25,19 +27,15 @@ type Field struct {
 	Values []string
 }
 
-// New returns a response, with its replay list made.
+// New returns a response, with its Fields made.
 func New(status int, header http.Header, body []byte) *Response {
 	r := &Response{Status: status, Header: header, Body: body}
-	r.fields = make([]Field, 0, len(header)+1)
+	r.Fields = make([]Field, 0, len(header)+1)
 	for k, vs := range header {
-		r.fields = append(r.fields, Field{k, vs[:len(vs):len(vs)]})
+		r.Fields = append(r.Fields, Field{k, vs[:len(vs):len(vs)]})
 	}
 	if _, ok := header["Content-Length"]; !ok {
-		r.fields = append(r.fields, Field{"Content-Length", []string{strconv.Itoa(len(body))}})
+		r.Fields = append(r.Fields, Field{"Content-Length", []string{strconv.Itoa(len(body))}})
 	}
 	return r
 }
-
-// Fields returns the header to replay, Content-Length included. The slices
-// are shared: a replay assigns them, and nobody may modify them in place.
-func (r *Response) Fields() []Field { return r.fields }
