@@ -166,3 +166,40 @@ func TestJitterShortensTTL(t *testing.T) {
 		}
 	})
 }
+
+// A call that starts after a Delete returned does not join the computation
+// that started before it: it computes anew, and the old value is not stored.
+func TestReadAfterDeleteDoesNotJoinOldComputation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newBubbleCache(t)
+		var version atomic.Int32
+		release := make(chan struct{})
+		load := func(ctx context.Context) (int32, error) {
+			v := version.Add(1)
+			if v == 1 {
+				<-release
+			}
+			return v, nil
+		}
+		first := make(chan int32)
+		go func() {
+			v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load)
+			first <- v
+		}()
+		synctest.Wait()
+		if err := c.Delete(ctx, "user:42"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := corral.GetOrSet(ctx, c, "user:42", time.Minute, load); err != nil || v != 2 {
+			t.Fatalf("GetOrSet after Delete = %v, %v; want the new value 2", v, err)
+		}
+		close(release)
+		if v := <-first; v != 1 {
+			t.Fatalf("the first caller got %v", v)
+		}
+		if v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load); v != 2 {
+			t.Fatalf("stored value = %v, want 2 (the computation overtaken by the Delete must not store)", v)
+		}
+	})
+}

@@ -84,3 +84,38 @@ func TestMiddlewareStaleIfError(t *testing.T) {
 		})
 	}
 }
+
+// A request waiting for another's computation stops after JoinTimeout and
+// runs the handler itself; the slow computation still finishes and stores.
+func TestJoinTimeoutBoundsWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		h := &counting{serve: func(w http.ResponseWriter, r *http.Request, n int32) {
+			if n == 1 {
+				<-release
+			}
+			fmt.Fprintf(w, "call %d", n)
+		}}
+		srv := newBubbleCache(t).Handler(h, corral.TTL(time.Minute), corral.JoinTimeout(time.Second))
+		leader := make(chan string)
+		go func() { leader <- do(srv, "GET", "/slow").Body.String() }()
+		synctest.Wait()
+		waiter := make(chan string)
+		go func() { waiter <- do(srv, "GET", "/slow").Body.String() }()
+		synctest.Wait()
+		if n := h.calls.Load(); n != 1 {
+			t.Fatalf("the waiter ran the handler before its JoinTimeout: %d calls", n)
+		}
+		time.Sleep(time.Second)
+		if body := <-waiter; body != "call 2" || h.calls.Load() != 2 {
+			t.Fatalf("after JoinTimeout the waiter got %q after %d calls, want its own call 2", body, h.calls.Load())
+		}
+		close(release)
+		if body := <-leader; body != "call 1" {
+			t.Fatalf("leader got %q", body)
+		}
+		if w := do(srv, "GET", "/slow"); w.Header().Get("Cache-Status") != "corral; hit" {
+			t.Fatalf("after both: %q %q, want a hit", w.Body, w.Header().Get("Cache-Status"))
+		}
+	})
+}

@@ -48,7 +48,7 @@ func (w *writes) begin(sk string) *pending {
 func (w *writes) end(sk string, p *pending) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if p.refs--; p.refs == 0 {
+	if p.refs--; p.refs == 0 && w.m[sk] == p {
 		delete(w.m, sk)
 	}
 	w.n.Add(-1)
@@ -65,6 +65,7 @@ func (w *writes) overtake(sks ...string) {
 	for _, sk := range sks {
 		if p := w.m[sk]; p != nil {
 			hit = append(hit, p)
+			delete(w.m, sk) // computations that start after the write are not overtaken
 		}
 	}
 	w.mu.Unlock()
@@ -81,6 +82,7 @@ func (w *writes) overtakeAll() {
 	for _, p := range w.m {
 		hit = append(hit, p)
 	}
+	clear(w.m)
 	w.mu.Unlock()
 	markOvertaken(hit)
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the mux-api example (GET twice: a hit; PUT; GET: computed again) and
+# Runs the mux-api example (GET twice: a hit; an authenticated PUT; GET:
+# computed again; a 2 s route under a one-minute router: its TTL holds) and
 # the multi-instance demo against a redis-server of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,11 +24,16 @@ go build -o "$tmp/mux-api" ./_examples/mux-api
 "$tmp/mux-api" -addr 127.0.0.1:0 >"$tmp/mux.out" 2>&1 & pids+=($!)
 base=$(wait_url "$tmp/mux.out"); base=${base%/articles}
 a=$(status_of "$base/articles/1"); b=$(status_of "$base/articles/1")
-curl -fsS -X PUT -d 'New title' "$base/articles/1" >/dev/null
+curl -fsS -X PUT -H 'Authorization: Bearer editor' -d 'New title' "$base/articles/1" >/dev/null
 c=$(status_of "$base/articles/1")
 echo "mux-api: $a | $b | after PUT: $c"
 case "$b" in *hit*) ;; *) echo "mux-api: no hit"; exit 1 ;; esac
-case "$c" in *stored*) ;; *) echo "mux-api: the PUT did not drop the GET"; exit 1 ;; esac
+case "$c" in *stored*) ;; *) echo "mux-api: the authenticated PUT did not drop the GET"; exit 1 ;; esac
+l1=$(status_of "$base/live/count"); l2=$(status_of "$base/live/count"); sleep 2.5
+l3=$(status_of "$base/live/count")
+echo "mux-api /live/count (2 s TTL): $l1 | $l2 | after 2.5 s: $l3"
+case "$l2" in *hit*) ;; *) echo "mux-api: /live/count no hit"; exit 1 ;; esac
+case "$l3" in *stored*) ;; *) echo "mux-api: the route's 2 s TTL did not hold"; exit 1 ;; esac
 
 port=""
 for p in $(seq 16379 16420); do

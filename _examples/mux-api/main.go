@@ -1,11 +1,13 @@
 // Command mux-api is a gorilla/mux JSON API cached by corral's middleware:
-// route-template keys, a build id from BUILD_NUMBER, a TTL per route, and a
+// one middleware for the whole router, a build id from BUILD_NUMBER, a
+// shorter TTL on one route (the innermost layer wins), and an authenticated
 // PUT that drops the cached GET of its URL.
 //
 //	go run ./_examples/mux-api
 //	curl -i 127.0.0.1:8081/articles/1      # fwd=miss; stored, then hit
-//	curl -X PUT -d 'New title' 127.0.0.1:8081/articles/1
+//	curl -X PUT -H 'Authorization: Bearer editor' -d 'New title' 127.0.0.1:8081/articles/1
 //	curl -i 127.0.0.1:8081/articles/1      # computed again: the PUT dropped it
+//	curl -i 127.0.0.1:8081/live/count      # cached for 2 s, not the router's minute
 package main
 
 import (
@@ -64,7 +66,7 @@ func main() {
 	c := corral.New(corral.NewMemoryStore(), corral.WithPrefix("mux-api"), corral.WithBuild(os.Getenv("BUILD_NUMBER")))
 
 	r := mux.NewRouter()
-	r.Use(c.Middleware(corral.TTL(time.Minute), corral.XCache())) // every route: keyed by its template
+	r.Use(c.Middleware(corral.TTL(time.Minute), corral.XCache())) // every route, a minute
 	r.HandleFunc("/articles", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, db.list())
 	}).Methods("GET")
@@ -76,21 +78,26 @@ func main() {
 		}
 		writeJSON(w, art)
 	}).Methods("GET")
-	r.HandleFunc("/articles/{id}", func(w http.ResponseWriter, r *http.Request) {
+	r.HandleFunc("/articles/{id:[0-9]+}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer editor" {
+			http.Error(w, "editors only", http.StatusUnauthorized) // a failure drops nothing
+			return
+		}
 		title, _ := io.ReadAll(io.LimitReader(r.Body, 1<<10))
 		id := mux.Vars(r)["id"]
 		db.mu.Lock()
 		db.m[id] = Article{id, string(title)}
 		db.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent) // success: the middleware drops GET /articles/{id}
+		// Success: the middleware drops every cached variant of this URL,
+		// although the PUT carries credentials and matched another template.
+		w.WriteHeader(http.StatusNoContent)
 	}).Methods("PUT")
 
-	// A route with its own TTL: a subrouter with its own middleware.
-	live := r.PathPrefix("/live").Subrouter()
-	live.Use(c.Middleware(corral.TTL(2 * time.Second)))
-	live.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]int{"articles": len(db.list())})
-	}).Methods("GET")
+	// A route with its own TTL: its own Handler, inside the router's
+	// middleware. The innermost layer caches; the router's passes it on.
+	r.Handle("/live/count", c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"articles": len(db.list()), "at": time.Now().Format(time.RFC3339Nano)})
+	}), corral.TTL(2*time.Second))).Methods("GET")
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
