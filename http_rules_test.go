@@ -284,7 +284,8 @@ func TestHTTPRule04RefreshNeverWritesToClient(t *testing.T) {
 					tt.write(w)
 				}}
 				opts := append([]corral.HTTPOption{corral.TTL(10 * time.Second), corral.StaleWhileRevalidate(time.Minute)}, tt.opts...)
-				srv := newBubbleCache(t).Handler(h, opts...)
+				c := newBubbleCache(t)
+				srv := c.Handler(h, opts...)
 				do(srv, "GET", "/p")
 				time.Sleep(15 * time.Second)
 				srv.ServeHTTP(client, request("GET", "/p"))
@@ -297,6 +298,9 @@ func TestHTTPRule04RefreshNeverWritesToClient(t *testing.T) {
 					t.Errorf("the streamed refresh was stored: a later request got %q", w.Body)
 				}
 				synctest.Wait()
+				if st := c.HTTPStats()["unrouted"]; st.NotStored != 1 {
+					t.Errorf("HTTPStats = %+v, want the dropped refresh counted as not stored", st)
+				}
 			})
 		})
 	}

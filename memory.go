@@ -76,7 +76,7 @@ func CleanupInterval(d time.Duration) MemoryOption {
 }
 
 type memoryStore struct {
-	items *gocache.Cache // holds *memEntry; its own lock guards the map
+	items *gocache.Cache // holds *memItem; its own lock guards the map
 
 	mu    sync.Mutex // serialises writes, so that sizes and the queue stay exact
 	queue []slot     // eviction order, oldest first from head; guarded by mu
@@ -95,9 +95,9 @@ type memoryStore struct {
 	stopOnce sync.Once
 }
 
-// memEntry is what go-cache holds. Its value is never modified once stored;
+// memItem is what go-cache holds. Its value is never modified once stored;
 // decoded caches, for readers in this process, what the value decodes to.
-type memEntry struct {
+type memItem struct {
 	value   []byte
 	size    int64
 	gen     uint64
@@ -184,7 +184,7 @@ func (m *memoryStore) Get(ctx context.Context, key string) ([]byte, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return v.(*memEntry).value, nil
+	return v.(*memItem).value, nil
 }
 
 // GetMany implements [BatchGetter].
@@ -195,7 +195,7 @@ func (m *memoryStore) GetMany(ctx context.Context, keys []string) (map[string][]
 	out := make(map[string][]byte, len(keys))
 	for _, k := range keys {
 		if v, ok := m.items.Get(k); ok {
-			out[k] = v.(*memEntry).value
+			out[k] = v.(*memItem).value
 		}
 	}
 	return out, nil
@@ -269,7 +269,7 @@ func (m *memoryStore) Incr(ctx context.Context, key string, delta int64) (int64,
 	if !ok {
 		return 0, ErrNotFound
 	}
-	n, err := strconv.ParseInt(string(v.(*memEntry).value), 10, 64)
+	n, err := strconv.ParseInt(string(v.(*memItem).value), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %q", ErrNotInteger, key)
 	}
@@ -292,7 +292,7 @@ func (m *memoryStore) Touch(ctx context.Context, key string, ttl time.Duration) 
 		return false, nil
 	}
 	// Same record, new expiry: re-put it so that the accounting stays exact.
-	return true, m.put(key, v.(*memEntry).value, expiry(ttl))
+	return true, m.put(key, v.(*memItem).value, expiry(ttl))
 }
 
 // Clear implements [Clearer]. It walks every entry, so it costs O(entries).
@@ -324,7 +324,7 @@ func (m *memoryStore) Unlock(ctx context.Context, key, token string) (bool, erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	v, ok := m.items.Get(key)
-	if !ok || string(v.(*memEntry).value) != token {
+	if !ok || string(v.(*memItem).value) != token {
 		return false, nil
 	}
 	m.items.Delete(key)
@@ -357,7 +357,7 @@ func (m *memoryStore) put(key string, value []byte, exp time.Time) error {
 	for m.full(size) && m.evictOldest() {
 	}
 	m.gen++
-	m.items.Set(key, &memEntry{value: value, size: size, gen: m.gen}, d)
+	m.items.Set(key, &memItem{value: value, size: size, gen: m.gen}, d)
 	m.entries.Add(1)
 	m.bytes.Add(size)
 	m.queue = append(m.queue, slot{key, m.gen})
@@ -387,7 +387,7 @@ func (m *memoryStore) evictOldest() bool {
 		m.head++
 		v, ok := m.items.Get(s.key)
 		switch {
-		case ok && v.(*memEntry).gen == s.gen:
+		case ok && v.(*memItem).gen == s.gen:
 			m.items.Delete(s.key)
 			m.evictions.Add(1)
 			return true
@@ -408,7 +408,7 @@ func (m *memoryStore) compact() {
 	for _, s := range m.queue[m.head:] {
 		v, ok := m.items.Get(s.key)
 		switch {
-		case ok && v.(*memEntry).gen == s.gen:
+		case ok && v.(*memItem).gen == s.gen:
 			live = append(live, s)
 		case !ok:
 			m.items.Delete(s.key)
@@ -422,7 +422,7 @@ func (m *memoryStore) compact() {
 // leaves the map through Delete or DeleteExpired, possibly on the janitor's
 // goroutine, so it only touches atomics.
 func (m *memoryStore) release(_ string, v any) {
-	e := v.(*memEntry)
+	e := v.(*memItem)
 	m.entries.Add(-1)
 	m.bytes.Add(-e.size)
 }

@@ -51,7 +51,7 @@ func TestMemoryAccountingUnderChurn(t *testing.T) {
 	s.items.DeleteExpired()
 	var n, bytes int64
 	for k, it := range s.items.Items() {
-		e := it.Object.(*memEntry)
+		e := it.Object.(*memItem)
 		n++
 		bytes += int64(len(k)+len(e.value)) + EntryOverhead
 	}

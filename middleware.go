@@ -134,7 +134,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		run: func(ctx context.Context, release func()) (*recorded, error) {
 			return m.run(ctx, shared, target, release), nil
 		},
-		refresh: func(ctx context.Context) (*recorded, error) { return m.run(ctx, shared, nil, func() {}), nil },
+		refresh: func(ctx context.Context) (*recorded, error) { return m.refresh(ctx, shared, key), nil },
 		rule:    m.verdict,
 	}
 	res, err := j.load(r.Context())

@@ -58,6 +58,16 @@ func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *respon
 	return &recorded{resp: response.New(resp.Status, header, resp.Body), private: private}
 }
 
+// refresh runs the handler for a background refresh, which has no client:
+// a response that would stream is dropped, and counted as not stored.
+func (m *cachedHandler) refresh(ctx context.Context, r *http.Request, key string) *recorded {
+	rec := m.run(ctx, r, nil, func() {})
+	if rec.resp == nil {
+		m.finish(r, outcome{decision: decNotStored, detail: "refresh-" + rec.passed}, key)
+	}
+	return rec
+}
+
 // verdict is the middleware's storage rule: whether a response is stored
 // and shared, and for how long.
 func (m *cachedHandler) verdict(rec *recorded, ttl time.Duration) verdict {

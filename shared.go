@@ -56,7 +56,7 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Tim
 	if !found {
 		return v, writtenAt, false
 	}
-	e := item.(*memEntry)
+	e := item.(*memItem)
 	d := e.decoded.Load()
 	if d != nil && d.codec == codec {
 		v, ok = d.val.(T)
@@ -74,7 +74,7 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Tim
 }
 
 // decodeShared decodes a memory entry's value once, for every later hit.
-func decodeShared[T any](e *memEntry, codec Codec) (*decodedValue, bool) {
+func decodeShared[T any](e *memItem, codec Codec) (*decodedValue, bool) {
 	env, ok := envelope.Parse(e.value)
 	if !ok || env.Negative {
 		return nil, false

@@ -56,7 +56,7 @@ func TestSharedDecodedValues(t *testing.T) {
 	p(ctx, 1)
 	sk, _ := c.key("point:1")
 	item, _ := store.items.Get(sk)
-	e := item.(*memEntry)
+	e := item.(*memItem)
 	if v, _ := p(ctx, 1); v != (point{1, 2}) {
 		t.Fatalf("hit = %v", v)
 	}

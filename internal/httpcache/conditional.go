@@ -24,13 +24,12 @@ func Conditional(r *http.Request) bool {
 	return false
 }
 
-// Neutral returns the request a shared computation runs with: r as a GET
-// without its conditional and range fields, so that its answer is the full
-// response every client of the key may get. r itself is not changed.
+// Neutral returns the request a shared computation runs with: a copy of r
+// as a GET without its conditional and range fields, so that its answer is
+// the full response every client of the key may get. It is a deep copy: the
+// handler may run on after r's own ServeHTTP returns, and nothing it or r's
+// owner does to one reaches the other.
 func Neutral(r *http.Request) *http.Request {
-	if r.Method == http.MethodGet && !Conditional(r) {
-		return r
-	}
 	n := r.Clone(r.Context())
 	n.Method = http.MethodGet
 	for _, k := range ConditionalFields {

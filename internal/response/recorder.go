@@ -39,7 +39,8 @@ func (t *Target) Detach() {
 // the handler flushes, hijacks the connection, sends 101, or writes more than
 // the size, it stops recording and streams to the target from then on: such
 // a response belongs to its own client. Without a target (a background
-// refresh) it is dropped instead.
+// refresh) it is dropped instead: writes and flushes succeed and go nowhere,
+// so that the handler runs as it would for a client.
 //
 // It supports http.Flusher, http.Hijacker and, through Unwrap, the rest of
 // http.ResponseController (deadlines, on the target). One goroutine, the
@@ -135,6 +136,9 @@ func (rec *Recorder) FlushError() error {
 		rec.WriteHeader(http.StatusOK)
 	}
 	rec.startPassing("streamed")
+	if rec.target == nil {
+		return nil // dropped: nothing to flush
+	}
 	return rec.withTarget(func(w http.ResponseWriter) error { return http.NewResponseController(w).Flush() })
 }
 
@@ -187,6 +191,9 @@ func (rec *Recorder) forwardHeader() {
 }
 
 func (rec *Recorder) forward(p []byte) (int, error) {
+	if rec.target == nil {
+		return len(p), nil // dropped
+	}
 	n := 0
 	err := rec.withTarget(func(w http.ResponseWriter) (err error) {
 		n, err = w.Write(p)
