@@ -50,8 +50,15 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 // getOrSet is GetOrSet for a store key already made.
 func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duration,
 	fn func(context.Context) (T, error), cfg *memoConfig) (T, error) {
+	share := immutable[T]()
+	if share { // the hit path, before anything is made for a computation
+		if v, _, ok := sharedHit[T](c, sk, c.codec); ok {
+			c.stats.hits.Add(1)
+			return v, nil
+		}
+	}
 	j := job[T]{
-		c: c, sk: sk, key: key, ttl: ttl, codec: c.codec, share: immutable[T](), chain: true, cfg: cfg,
+		c: c, sk: sk, key: key, ttl: ttl, codec: c.codec, share: share, chain: true, cfg: cfg,
 		run: func(ctx context.Context, _ func()) (T, error) { return fn(ctx) },
 	}
 	res, err := j.load(ctx)
