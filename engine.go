@@ -47,6 +47,7 @@ type verdict struct {
 type job[T any] struct {
 	c       *Cache
 	sk, key string // the store key, and the caller's key (for messages)
+	flight  string // the flight's key; "": sk
 	ttl     time.Duration
 	codec   Codec
 	share   bool // values of T may be shared between callers: immutable
@@ -83,7 +84,7 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 		return l.res, l.err
 	}
 	j.c.stats.misses.Add(1)
-	res, err := j.join(ctx, l.storeDown)
+	res, err := j.join(ctx, &l)
 	return j.fallback(ctx, l, res, err)
 }
 
@@ -187,7 +188,7 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 		run = func(ctx context.Context, _ func()) (T, error) { return refresh(ctx) }
 	}
 	detached := context.WithoutCancel(ctx)
-	j.c.flights.start(j.sk, func(func()) (any, error) {
+	j.c.flights.start(j.flightKey(), func(func()) (any, error) {
 		j.c.stats.refreshes.Add(1) // only when no computation of the key was running
 		return j.compute(detached, run, nil, false)
 	})
@@ -195,10 +196,11 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 
 // join leads or joins the computation of the key. A waiter released by the
 // leader, or whose wait bound passed, or that cannot use the leader's value,
-// computes for itself, outside the flight.
-func (j *job[T]) join(ctx context.Context, storeDown bool) (result[T], error) {
-	out := j.c.flights.join(ctx, j.sk, j.cfg.joinTimeout, func(release func()) (any, error) {
-		return j.compute(ctx, j.run, release, storeDown)
+// computes for itself, outside the flight (but for a failure that
+// stale-if-error covers: it gets the stale value instead).
+func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
+	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, func(release func()) (any, error) {
+		return j.compute(ctx, j.run, release, l.storeDown)
 	})
 	if out.err != nil {
 		if !out.leader && ctx.Err() == nil {
@@ -207,14 +209,42 @@ func (j *job[T]) join(ctx context.Context, storeDown bool) (result[T], error) {
 		return result[T]{served: servedCollapsed}, out.err
 	}
 	if !out.released {
-		got := out.val.(computed[T])
-		if res, ok := j.handOut(got, out.leader); ok {
+		got, sameType := out.val.(computed[T]) // another call site may use the key with another type
+		if res, ok := j.handOut(got, out.leader); sameType && ok {
 			return res, nil
 		}
+		if sameType && got.verdict.failed && l.stale != nil {
+			return result[T]{served: servedComputed, reason: got.verdict.reason}, errFailedShared
+		}
 	}
-	got, err := j.compute(ctx, j.run, func() {}, storeDown)
-	res, _ := j.handOut(got, true)
-	return res, err
+	return j.computeAlone(ctx, l.storeDown)
+}
+
+// errFailedShared tells fallback that the shared computation failed (a 5xx,
+// say) for a waiter that may serve its stale value instead.
+var errFailedShared = errors.New("corral: the shared computation failed")
+
+// computeAlone computes for this caller only, outside the flight, on a
+// goroutine of its own so that the caller still waits with its own context.
+func (j *job[T]) computeAlone(ctx context.Context, storeDown bool) (result[T], error) {
+	out := j.c.flights.alone(ctx, func(func()) (any, error) {
+		return j.compute(ctx, j.run, nil, storeDown)
+	})
+	if out.err != nil {
+		return result[T]{served: servedComputed}, out.err
+	}
+	res, _ := j.handOut(out.val.(computed[T]), true)
+	return res, nil
+}
+
+// flightKey is the key of the key's flight: the store key, unless the
+// caller set another (a nested HTTP layer, which must not wait for the
+// layer around it).
+func (j *job[T]) flightKey() string {
+	if j.flight != "" {
+		return j.flight
+	}
+	return j.sk
 }
 
 // handOut turns a computation's outcome into this caller's result, and
@@ -228,15 +258,29 @@ func (j *job[T]) handOut(got computed[T], own bool) (result[T], bool) {
 		return result[T]{}, false
 	}
 	res := result[T]{val: got.val, served: servedCollapsed, writtenAt: got.writtenAt}
-	if !j.share && got.payload != nil { // a copy of its own, which it may change
-		var v T
-		if j.codec.Unmarshal(got.payload, &v) != nil {
+	if !j.share { // a copy of its own, which it may change
+		v, ok := j.copyOf(got)
+		if !ok {
 			return result[T]{}, false
 		}
 		res.val = v
 	}
 	j.c.stats.collapsed.Add(1)
 	return res, true
+}
+
+// copyOf decodes a copy of a computed value for one more caller, from its
+// stored bytes or, when it was not stored, from a new encoding.
+func (j *job[T]) copyOf(got computed[T]) (T, bool) {
+	var v T
+	payload := got.payload
+	if payload == nil {
+		var err error
+		if payload, err = j.codec.Marshal(got.val); err != nil {
+			return v, false
+		}
+	}
+	return v, j.codec.Unmarshal(payload, &v) == nil
 }
 
 // fallback serves the kept stale value when the computation failed and
@@ -247,6 +291,9 @@ func (j *job[T]) fallback(ctx context.Context, l lookedUp[T], res result[T], err
 	if failed && l.stale != nil && ctx.Err() == nil && l.stale.UsableStale(time.Now(), j.cfg.sie) {
 		j.c.stats.staleServed.Add(1)
 		return result[T]{val: l.staleVal, served: servedStale, writtenAt: l.stale.WrittenAt}, nil // a leader's panic was logged by onPanic
+	}
+	if err == errFailedShared { // no stale value after all: compute for ourselves
+		return j.computeAlone(ctx, l.storeDown)
 	}
 	if err != nil {
 		reraise(err)
@@ -295,7 +342,7 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], unlock func(), ok
 	var data []byte
 	unlock = func() {}
 	if j.cfg.lock {
-		l := j.c.acquire(ctx, j.sk, j.cfg)
+		l := j.c.acquire(ctx, j.sk, j.key, j.cfg)
 		data, unlock = l.data, l.release
 	} else if d, err := j.c.get(ctx, j.sk); err == nil {
 		data = d
@@ -321,7 +368,7 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 		if j.cfg.caches(err) && !storeDown {
 			now := time.Now()
 			e := envelope.Entry{Negative: true, WrittenAt: now, FreshUntil: now.Add(j.cfg.negativeTTL)}
-			j.c.storeEntry(ctx, p, j.sk, &e, j.cfg.negativeTTL)
+			j.c.storeEntry(ctx, p, j.sk, j.key, &e, j.cfg.negativeTTL)
 		}
 		return got, err
 	}
@@ -365,19 +412,19 @@ func (j *job[T]) store(ctx context.Context, p *pending, v T, ttl time.Duration) 
 		storeTTL = ttl + j.cfg.staleWindow()
 		e.StaleUntil = now.Add(storeTTL)
 	}
-	return j.c.storeEntry(ctx, p, j.sk, &e, storeTTL), payload
+	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, storeTTL), payload
 }
 
 // storeEntry writes e under sk unless a write overtook the computation, and
 // reports whether it stored. A failure to store is counted and otherwise
 // ignored: the value is served.
-func (c *Cache) storeEntry(ctx context.Context, p *pending, sk string, e *envelope.Entry, ttl time.Duration) bool {
+func (c *Cache) storeEntry(ctx context.Context, p *pending, sk, key string, e *envelope.Entry, ttl time.Duration) bool {
 	data := e.Encode()
 	stored := false
 	p.storeUnlessOvertaken(func() {
 		err := c.call(ctx, opSet, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
 		if err != nil {
-			_ = c.failed(opSet, sk[len(c.ns.front):], err)
+			_ = c.failed(opSet, key, err)
 			return
 		}
 		stored = true

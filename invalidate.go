@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -13,7 +14,7 @@ import (
 // succeeds (2xx or 3xx), drops every stored variant of its URL.
 func (m *cachedHandler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 	o := outcome{decision: decPassed, detail: r.Method}
-	m.setCacheStatus(w.Header(), o)
+	m.setCacheStatus(w.Header(), o, nil)
 	lr, l := withLayer(r)
 	sw := &statusWriter{ResponseWriter: w}
 	m.next.ServeHTTP(sw, lr)
@@ -28,9 +29,12 @@ func (m *cachedHandler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// invalidate drops what is stored for r's URL: with the default key, every
-// variant (the URL's generation moves on when it has variants); with a
-// custom key, the key of r as a GET.
+// invalidate drops what is stored for r's URL. The GET routes of the URL
+// may be configured otherwise than this one, so with the default key it
+// drops the URL's entry and moves its generation on (every variant of a
+// route with VaryOn or KeyCookies) for three forms of the URL: with this
+// route's query options, with the whole query, and without it (NoQuery).
+// With a custom key, it drops the key of r as a GET.
 func (m *cachedHandler) invalidate(ctx context.Context, r *http.Request) {
 	get := r.WithContext(ctx)
 	get.Method = http.MethodGet
@@ -40,13 +44,19 @@ func (m *cachedHandler) invalidate(ctx context.Context, r *http.Request) {
 		}
 		return
 	}
-	var b strings.Builder
-	m.cfg.key.writeURL(&b, get)
-	if m.cfg.key.variants() {
-		m.c.newGeneration(ctx, b.String())
-		return
+	forms := []keyConfig{m.cfg.key, {}, {noQuery: true}}
+	var urls []string
+	for _, k := range forms {
+		var b strings.Builder
+		k.writeURL(&b, get)
+		if u := b.String(); !slices.Contains(urls, u) {
+			urls = append(urls, u)
+		}
 	}
-	_ = m.c.Delete(ctx, b.String())
+	_ = m.c.Delete(ctx, urls...)
+	for _, u := range urls {
+		m.c.newGeneration(ctx, u)
+	}
 }
 
 // newGeneration replaces a URL's generation, dropping all its variants.

@@ -24,13 +24,13 @@ type heldLock struct {
 // acquire takes the distributed lock for sk, or waits for the instance that
 // holds it to store the value. Every failure fails open: on a store error,
 // or when the wait ends without a value, the caller computes.
-func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLock {
+func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) heldLock {
 	lockKey := c.ns.front + lockSuffix + sk[len(c.ns.front):]
 	token := rand.Text()
 	lease := cfg.computeTimeout
 	noop := heldLock{release: func() {}}
 
-	got, err := c.tryLock(ctx, lockKey, token, lease)
+	got, err := c.tryLock(ctx, lockKey, key, token, lease)
 	if err != nil {
 		return noop
 	}
@@ -49,14 +49,14 @@ func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLoc
 			if data, ok := c.freshEntry(ctx, sk); ok {
 				return heldLock{data: data, release: func() {}}
 			}
-			if got, err = c.tryLock(ctx, lockKey, token, lease); err != nil {
+			if got, err = c.tryLock(ctx, lockKey, key, token, lease); err != nil {
 				return noop
 			} else if got {
 				break // the owner released without storing (it failed): our turn
 			}
 		}
 	}
-	l := heldLock{release: func() { c.unlock(context.WithoutCancel(ctx), lockKey, token) }}
+	l := heldLock{release: func() { c.unlock(context.WithoutCancel(ctx), lockKey, key, token) }}
 	// The owner before us may have stored the value between our read and the lock.
 	if data, ok := c.freshEntry(ctx, sk); ok {
 		l.data = data
@@ -64,13 +64,13 @@ func (c *Cache) acquire(ctx context.Context, sk string, cfg *memoConfig) heldLoc
 	return l
 }
 
-func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
+func (c *Cache) tryLock(ctx context.Context, lockKey, key, token string, lease time.Duration) (bool, error) {
 	var got bool
 	err := c.call(ctx, opLock, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
-			got, err = l.Lock(ctx, key, token, lease)
+			got, err = l.Lock(ctx, lockKey, token, lease)
 		} else {
-			got, err = c.store.Add(ctx, key, []byte(token), lease)
+			got, err = c.store.Add(ctx, lockKey, []byte(token), lease)
 		}
 		return err
 	})
@@ -80,13 +80,13 @@ func (c *Cache) tryLock(ctx context.Context, key, token string, lease time.Durat
 	return got, err
 }
 
-func (c *Cache) unlock(ctx context.Context, key, token string) {
+func (c *Cache) unlock(ctx context.Context, lockKey, key, token string) {
 	err := c.call(ctx, opUnlock, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
-			_, err = l.Unlock(ctx, key, token)
+			_, err = l.Unlock(ctx, lockKey, token)
 			return err
 		}
-		return c.store.Delete(ctx, key) // without a Locker, release is not owner-checked
+		return c.store.Delete(ctx, lockKey) // without a Locker, release is not owner-checked
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		_ = c.failed(opUnlock, key, err)

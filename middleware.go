@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/corralhq/corral/internal/httpcache"
@@ -136,6 +137,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		},
 		refresh: func(ctx context.Context) (*recorded, error) { return m.refresh(ctx, shared, key), nil },
 		rule:    m.verdict,
+		flight:  flightKey(sk, layerDepth(r.Context())),
 	}
 	res, err := j.load(r.Context())
 	o := outcomeOf(res, err, r)
@@ -144,7 +146,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		writeRaw(w, r, res.val.resp) // an inner layer answered, and counted
 		return
 	case o.decision == decError && o.detail == "panic":
-		m.setCacheStatus(w.Header(), o)
+		m.setCacheStatus(w.Header(), o, nil)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	case err != nil && o.decision == decBypassed:
 		m.pass(w, r, o, key)
@@ -179,7 +181,7 @@ func outcomeOf(res result[*recorded], err error, r *http.Request) outcome {
 // pass runs the handler for r without the cache, and counts o unless a
 // caching layer inside this one took the request.
 func (m *cachedHandler) pass(w http.ResponseWriter, r *http.Request, o outcome, key string) {
-	m.setCacheStatus(w.Header(), o)
+	m.setCacheStatus(w.Header(), o, nil)
 	r, l := withLayer(r)
 	m.next.ServeHTTP(w, r)
 	if !l.claimed.Load() {
@@ -190,8 +192,9 @@ func (m *cachedHandler) pass(w http.ResponseWriter, r *http.Request, o outcome, 
 // writeRaw writes resp as it is: the answer of an inner caching layer.
 func writeRaw(w http.ResponseWriter, r *http.Request, resp *response.Response) {
 	h := w.Header()
+	block := make([]string, 0, resp.Values)
 	for _, f := range resp.Fields {
-		h[f.Name] = f.Values
+		block = putField(h, block, f.Name, f.Values)
 	}
 	writeResponse(w, r, resp)
 }
@@ -200,7 +203,10 @@ func writeRaw(w http.ResponseWriter, r *http.Request, resp *response.Response) {
 // inside it (a route's own Handler under a router's Middleware) can claim
 // them: the innermost layer caches, and the outer ones pass its answer on
 // without storing or counting it.
-type layer struct{ claimed atomic.Bool }
+type layer struct {
+	claimed atomic.Bool
+	depth   int // caching layers around this one's handler, this one included
+}
 
 type layerKey struct{}
 
@@ -219,6 +225,24 @@ func withLayer(r *http.Request) (*http.Request, *layer) {
 }
 
 func withLayerContext(ctx context.Context) (context.Context, *layer) {
-	l := new(layer)
+	l := &layer{depth: layerDepth(ctx) + 1}
 	return context.WithValue(ctx, layerKey{}, l), l
+}
+
+// layerDepth is how many caching layers are around a request's handler.
+func layerDepth(ctx context.Context) int {
+	if l, ok := ctx.Value(layerKey{}).(*layer); ok {
+		return l.depth
+	}
+	return 0
+}
+
+// flightKey is the flight of a store key for a layer: a layer inside
+// another on the same key must not wait for the outer's computation, which
+// waits for it. Store keys hold no NUL byte, so the two never meet.
+func flightKey(sk string, depth int) string {
+	if depth == 0 {
+		return ""
+	}
+	return sk + "\x00layer" + strconv.Itoa(depth)
 }

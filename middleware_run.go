@@ -37,7 +37,9 @@ func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *respon
 		if stop() {
 			context.AfterFunc(client, cancel)
 		}
-		m.setCacheStatus(h, outcome{decision: decNotStored, detail: why})
+		if h != nil {
+			m.setCacheStatus(h, outcome{decision: decNotStored, detail: why}, nil)
+		}
 	}
 	hctx, l := withLayerContext(hctx)
 	rec := response.NewRecorder(target, m.cfg.maxBody, onPass)
@@ -50,6 +52,9 @@ func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *respon
 		return &recorded{resp: resp, inner: true}
 	}
 	private := httpcache.Unshareable(resp, m.cfg.key.vary)
+	if private == "" && hctx.Err() != nil {
+		private = "timeout" // the handler's context ended: its body may be cut short
+	}
 	header := httpcache.EndToEnd(resp.Header)
 	if m.cfg.etag && len(header["Etag"]) == 0 {
 		sum := sha256.Sum256(resp.Body)

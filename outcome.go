@@ -21,7 +21,7 @@ type outcome struct {
 }
 
 // The Cache-Status values (RFC 9211) of the outcomes without a detail, made
-// once: a replay assigns them.
+// once: every request gets a copy.
 var (
 	statusHit       = []string{"corral; hit"}
 	statusStale     = []string{"corral; fwd=stale"}
@@ -52,32 +52,44 @@ func (o outcome) cacheStatus() []string {
 }
 
 // setCacheStatus writes o's Cache-Status, and X-Cache when asked, into h:
-// the one place where either is set.
-func (m *cachedHandler) setCacheStatus(h http.Header, o outcome) {
-	h["Cache-Status"] = o.cacheStatus()
+// the one place where either is set. The values are copied into block (the
+// request's own, grown when short) so that nothing a later writer does to
+// them reaches another request; it returns block.
+func (m *cachedHandler) setCacheStatus(h http.Header, o outcome, block []string) []string {
+	block = putField(h, block, "Cache-Status", o.cacheStatus())
 	if !m.cfg.xCache || o.decision == decPassed {
-		return
+		return block
 	}
 	if o.decision == decHit || o.decision == decStale {
-		h["X-Cache"] = xCacheHit
-	} else {
-		h["X-Cache"] = xCacheMiss
+		return putField(h, block, "X-Cache", xCacheHit)
 	}
+	return putField(h, block, "X-Cache", xCacheMiss)
 }
 
 // replay writes a stored or shared response to w with o's Cache-Status (and
-// Age for a stored one). A client's own conditional or range request is
-// answered from the full response.
+// Age for a stored one). The header values are copied, in one block for the
+// request. A client's own conditional or range request is answered from the
+// full response.
 func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *response.Response, o outcome, writtenAt time.Time) {
 	h := w.Header()
+	block := make([]string, 0, resp.Values+3)
 	for _, f := range resp.Fields {
-		h[f.Name] = f.Values
+		block = putField(h, block, f.Name, f.Values)
 	}
-	m.setCacheStatus(h, o)
+	block = m.setCacheStatus(h, o, block)
 	if o.decision == decHit || o.decision == decStale {
-		h["Age"] = ageValue(time.Since(writtenAt))
+		putField(h, block, "Age", ageValue(time.Since(writtenAt)))
 	}
 	writeResponse(w, r, resp)
+}
+
+// putField sets h[name] to a copy of values appended to block, capped so
+// that an append to it copies, and returns block.
+func putField(h http.Header, block []string, name string, values []string) []string {
+	start := len(block)
+	block = append(block, values...)
+	h[name] = block[start:len(block):len(block)]
+	return block
 }
 
 // writeResponse writes resp's status and body, answering r's conditional or

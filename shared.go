@@ -58,7 +58,7 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Tim
 	}
 	e := item.(*memItem)
 	d := e.decoded.Load()
-	if d != nil && d.codec == codec {
+	if d != nil && sameCodec(d.codec, codec) {
 		v, ok = d.val.(T)
 	}
 	if !ok {
@@ -86,4 +86,14 @@ func decodeShared[T any](e *memItem, codec Codec) (*decodedValue, bool) {
 	d := &decodedValue{codec: codec, writtenAt: env.WrittenAt, freshUntil: env.FreshUntil, val: v}
 	e.decoded.Store(d)
 	return d, true
+}
+
+// sameCodec reports whether a and b are one codec. A codec of a type that
+// cannot be compared (a struct holding a slice) is never the same: its
+// values are decoded per hit.
+func sameCodec(a, b Codec) bool {
+	if t := reflect.TypeOf(a); t == nil || !t.Comparable() {
+		return false
+	}
+	return a == b
 }

@@ -82,7 +82,7 @@ func (f *flights) join(ctx context.Context, key string, maxWait time.Duration, f
 	}
 	select {
 	case <-fl.done:
-		return fl.result(leader, f.onPanic)
+		return fl.result(leader)
 	case <-released:
 		return joined{released: true}
 	case <-bound:
@@ -92,18 +92,24 @@ func (f *flights) join(ctx context.Context, key string, maxWait time.Duration, f
 	}
 }
 
+// alone runs fn for this caller only, outside any flight, on a goroutine of
+// its own, and waits for it with ctx: a caller that computes for itself
+// still stops at its own context's end, and a panic still reaches it.
+func (f *flights) alone(ctx context.Context, fn func(release func()) (any, error)) joined {
+	fl := &flight{done: make(chan struct{}), released: make(chan struct{})}
+	go f.run("", fl, fn)
+	select {
+	case <-fl.done:
+		return fl.result(true)
+	case <-ctx.Done():
+		return joined{err: ctx.Err(), leader: true}
+	}
+}
+
 // start runs fn for key in the background unless a computation of key is
 // already running, and does not wait for it. A panic is only reported.
 func (f *flights) start(key string, fn func(release func()) (any, error)) {
-	fl, leader := f.flightOf(key, fn)
-	if leader && f.onPanic != nil {
-		go func() {
-			<-fl.done
-			if fl.panicked {
-				f.onPanic(fl.panicVal, fl.stack)
-			}
-		}()
-	}
+	f.flightOf(key, fn)
 }
 
 // flightOf returns key's flight, starting one that runs fn when there is
@@ -125,18 +131,24 @@ func (f *flights) flightOf(key string, fn func(release func()) (any, error)) (*f
 }
 
 // run runs fn and records how it ended: returned, panicked (with the value
-// and stack) or called runtime.Goexit.
+// and stack, which onPanic sees whether or not anyone still waits) or
+// called runtime.Goexit.
 func (f *flights) run(key string, fl *flight, fn func(release func()) (any, error)) {
 	normal := false
 	defer func() {
 		if !normal {
 			if r := recover(); r != nil {
 				fl.panicked, fl.panicVal, fl.stack = true, r, debug.Stack()
+				if f.onPanic != nil {
+					f.onPanic(r, fl.stack)
+				}
 			} else {
 				fl.goexit = true
 			}
 		}
-		f.forget(key, fl)
+		if key != "" {
+			f.forget(key, fl)
+		}
 		close(fl.done)
 	}()
 	fl.val, fl.err = fn(fl.release)
@@ -146,12 +158,9 @@ func (f *flights) run(key string, fl *flight, fn func(release func()) (any, erro
 func (fl *flight) release() { fl.once.Do(func() { close(fl.released) }) }
 
 // result is what the flight gives one caller once it has ended.
-func (fl *flight) result(leader bool, onPanic func(any, []byte)) joined {
+func (fl *flight) result(leader bool) joined {
 	switch {
 	case fl.panicked && leader:
-		if onPanic != nil {
-			onPanic(fl.panicVal, fl.stack)
-		}
 		return joined{err: &leaderPanic{val: fl.panicVal}, leader: true}
 	case fl.panicked:
 		return joined{err: fmt.Errorf("%w: %v", ErrPanicked, fl.panicVal)}

@@ -68,9 +68,10 @@ var (
 
 // NewRecorder returns a recorder that keeps bodies of up to max bytes and
 // streams to target (nil: none) past that. onPass runs once when it starts
-// streaming, with the target's header about to be sent (nil without a
-// target) and the reason: "streamed", "hijacked", "switching-protocols",
-// "too-large" or "unwrapped".
+// streaming to a target, with the target's header about to be sent (nil
+// when the target was detached) and the reason: "streamed", "hijacked",
+// "switching-protocols", "too-large" or "unwrapped". Without a target it
+// never runs.
 func NewRecorder(target *Target, max int, onPass func(h http.Header, why string)) *Recorder {
 	return &Recorder{header: make(http.Header), target: target, max: max, onPass: onPass}
 }
@@ -147,7 +148,7 @@ func (rec *Recorder) FlushError() error {
 func (rec *Recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if !rec.passing { // the connection is the handler's now: nothing to forward
 		rec.passing, rec.why = true, "hijacked"
-		_ = rec.withTarget(func(w http.ResponseWriter) error { rec.onPass(w.Header(), rec.why); return nil })
+		rec.notePass()
 	}
 	var conn net.Conn
 	var rw *bufio.ReadWriter
@@ -169,10 +170,7 @@ func (rec *Recorder) startPassing(why string) {
 		return
 	}
 	rec.passing, rec.why = true, why
-	_ = rec.withTarget(func(w http.ResponseWriter) error {
-		rec.onPass(w.Header(), why)
-		return nil
-	})
+	rec.notePass()
 	if rec.wroteHeader {
 		rec.forwardHeader()
 	}
@@ -180,6 +178,21 @@ func (rec *Recorder) startPassing(why string) {
 		_, _ = rec.forward(rec.body)
 		rec.body = nil
 	}
+}
+
+// notePass runs onPass for a response that has a client, attached or gone:
+// with the header about to be sent, or nil once the client has gone.
+func (rec *Recorder) notePass() {
+	if rec.target == nil {
+		return
+	}
+	rec.target.mu.Lock()
+	defer rec.target.mu.Unlock()
+	var h http.Header
+	if rec.target.w != nil {
+		h = rec.target.w.Header()
+	}
+	rec.onPass(h, rec.why)
 }
 
 func (rec *Recorder) forwardHeader() {

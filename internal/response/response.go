@@ -16,12 +16,12 @@ type Response struct {
 	Body   []byte
 
 	// Fields is Header as a list, plus Content-Length when it had none: what
-	// a replay assigns. Its slices are shared, and nobody may modify them.
+	// a replay copies. Its slices are shared by every replay: copy them out.
 	Fields []Field
+	Values int // how many values Fields holds in all
 }
 
-// Field is one header field, for replay. Values is capped (len == cap), so
-// that an append by a later writer copies instead of writing into it.
+// Field is one header field, for replay.
 type Field struct {
 	Name   string
 	Values []string
@@ -33,9 +33,11 @@ func New(status int, header http.Header, body []byte) *Response {
 	r.Fields = make([]Field, 0, len(header)+1)
 	for k, vs := range header {
 		r.Fields = append(r.Fields, Field{k, vs[:len(vs):len(vs)]})
+		r.Values += len(vs)
 	}
 	if _, ok := header["Content-Length"]; !ok {
 		r.Fields = append(r.Fields, Field{"Content-Length", []string{strconv.Itoa(len(body))}})
+		r.Values++
 	}
 	return r
 }
