@@ -1,123 +1,127 @@
+//go:build go1.25
+
 package corral_test
 
 import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/corralhq/corral"
 )
 
-// Two call sites with different T on one key, concurrently: the waiter's
-// type assertion on the leader's computed[T] value.
-func TestJoinOfAnotherType(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
-	ctx := context.Background()
-	started := make(chan struct{})
-	releaseLeader := make(chan struct{})
+// whileLeading runs lead on a goroutine of its own and waits until it blocks
+// (in its computation, which may end once finish is closed), then runs join
+// and waits until it blocks too (waiting for lead's computation); then it
+// closes finish and waits for both to return. Call it inside a synctest
+// bubble.
+func whileLeading(t *testing.T, lead func(finish <-chan struct{}), join func()) {
+	t.Helper()
+	finish := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, _ = corral.GetOrSet(ctx, c, "k", time.Minute, func(context.Context) (string, error) {
-			close(started)
-			<-releaseLeader
-			return "hello", nil
-		})
-	}()
-	<-started
-	var got int
-	var err error
-	var panicked any
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { panicked = recover() }()
-		got, err = corral.GetOrSet(ctx, c, "k", time.Minute, func(context.Context) (int, error) { return 42, nil })
-	}()
-	time.Sleep(50 * time.Millisecond)
-	close(releaseLeader)
-	<-done
+	wg.Go(func() { lead(finish) })
+	synctest.Wait()
+	wg.Go(join)
+	synctest.Wait()
+	close(finish)
 	wg.Wait()
-	if panicked != nil {
-		t.Fatalf("waiter of another type panicked: %v", panicked)
-	}
-	t.Logf("got %v err %v", got, err)
 }
 
-// A store whose Get fails: the leader computes with storeDown; the waiter
-// must not get the leader's map itself.
+// A waiter whose type differs from the leader's computes for itself, and
+// never panics.
+func TestJoinOfAnotherType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newBubbleCache(t)
+		ctx := context.Background()
+		var waiterCalls atomic.Int32
+		var got int
+		var err error
+		var panicked any
+		whileLeading(t, func(finish <-chan struct{}) {
+			_, _ = corral.GetOrSet(ctx, c, "k", time.Minute, func(context.Context) (string, error) {
+				<-finish
+				return "hello", nil
+			})
+		}, func() {
+			defer func() { panicked = recover() }()
+			got, err = corral.GetOrSet(ctx, c, "k", time.Minute, func(context.Context) (int, error) {
+				waiterCalls.Add(1)
+				return 42, nil
+			})
+		})
+		if panicked != nil {
+			t.Fatalf("a waiter of another type panicked: %v", panicked)
+		}
+		if got != 42 || err != nil || waiterCalls.Load() != 1 {
+			t.Fatalf("a waiter of another type got %v, %v after %d calls of its own function, want 42 from its one call", got, err, waiterCalls.Load())
+		}
+	})
+}
+
+// failGetStore is a store whose Get fails: every lookup is a store outage.
 type failGetStore struct{ corral.Store }
 
 func (failGetStore) Get(context.Context, string) ([]byte, error) { return nil, errors.New("boom") }
 
+// A waiter given a mutable value that was not stored (the store is down, or
+// the TTL is negative) gets a copy of its own: a change to it does not reach
+// the leader's.
 func TestSharedMapStoreDown(t *testing.T) {
-	c := corral.New(failGetStore{corral.NewMemoryStore()})
-	ctx := context.Background()
-	started := make(chan struct{})
-	releaseLeader := make(chan struct{})
-	var leaderVal map[string]int
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		leaderVal, _ = corral.GetOrSet(ctx, c, "m", time.Minute, func(context.Context) (map[string]int, error) {
-			close(started)
-			<-releaseLeader
-			return map[string]int{"a": 1}, nil
+	synctest.Test(t, func(t *testing.T) {
+		c := corral.New(failGetStore{corral.NewMemoryStore(corral.CleanupInterval(0))})
+		ctx := context.Background()
+		var leaderVal, waiterVal map[string]int
+		var waiterCalls atomic.Int32
+		whileLeading(t, func(finish <-chan struct{}) {
+			leaderVal, _ = corral.GetOrSet(ctx, c, "m", time.Minute, func(context.Context) (map[string]int, error) {
+				<-finish
+				return map[string]int{"a": 1}, nil
+			})
+		}, func() {
+			waiterVal, _ = corral.GetOrSet(ctx, c, "m", time.Minute, func(context.Context) (map[string]int, error) {
+				waiterCalls.Add(1)
+				return map[string]int{"a": 1}, nil
+			})
 		})
-	}()
-	<-started
-	var waiterVal map[string]int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		waiterVal, _ = corral.GetOrSet(ctx, c, "m", time.Minute, func(context.Context) (map[string]int, error) {
-			return map[string]int{"a": 1}, nil
-		})
-	}()
-	time.Sleep(50 * time.Millisecond)
-	close(releaseLeader)
-	<-done
-	wg.Wait()
-	waiterVal["a"] = 999
-	if leaderVal["a"] != 1 {
-		t.Fatalf("leader and waiter share one map: leader sees %v after waiter's write", leaderVal)
-	}
+		if waiterCalls.Load() != 0 || waiterVal["a"] != 1 {
+			t.Fatalf("the waiter got %v after %d calls of its own function, want the leader's value", waiterVal, waiterCalls.Load())
+		}
+		waiterVal["a"] = 999
+		if leaderVal["a"] != 1 {
+			t.Fatalf("leader and waiter share one map: leader sees %v after waiter's write", leaderVal)
+		}
+	})
 }
 
-// Negative TTL (already expired: nothing stored): payload nil, verdict.store true.
+// As TestSharedMapStoreDown, with a negative TTL (already expired: nothing
+// stored): the waiter's slice is its own.
 func TestSharedSliceNegativeTTL(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
-	ctx := context.Background()
-	started := make(chan struct{})
-	releaseLeader := make(chan struct{})
-	var leaderVal []int
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		leaderVal, _ = corral.GetOrSet(ctx, c, "s", -5*time.Second, func(context.Context) ([]int, error) {
-			close(started)
-			<-releaseLeader
-			return []int{1}, nil
+	synctest.Test(t, func(t *testing.T) {
+		c := newBubbleCache(t)
+		ctx := context.Background()
+		var leaderVal, waiterVal []int
+		var waiterCalls atomic.Int32
+		whileLeading(t, func(finish <-chan struct{}) {
+			leaderVal, _ = corral.GetOrSet(ctx, c, "s", -5*time.Second, func(context.Context) ([]int, error) {
+				<-finish
+				return []int{1}, nil
+			})
+		}, func() {
+			waiterVal, _ = corral.GetOrSet(ctx, c, "s", -5*time.Second, func(context.Context) ([]int, error) {
+				waiterCalls.Add(1)
+				return []int{1}, nil
+			})
 		})
-	}()
-	<-started
-	var waiterVal []int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		waiterVal, _ = corral.GetOrSet(ctx, c, "s", -5*time.Second, func(context.Context) ([]int, error) { return []int{1}, nil })
-	}()
-	time.Sleep(50 * time.Millisecond)
-	close(releaseLeader)
-	<-done
-	wg.Wait()
-	waiterVal[0] = 999
-	if leaderVal[0] != 1 {
-		t.Fatalf("leader and waiter share one slice: %v", leaderVal)
-	}
+		if waiterCalls.Load() != 0 || len(waiterVal) != 1 || waiterVal[0] != 1 {
+			t.Fatalf("the waiter got %v after %d calls of its own function, want the leader's value", waiterVal, waiterCalls.Load())
+		}
+		waiterVal[0] = 999
+		if leaderVal[0] != 1 {
+			t.Fatalf("leader and waiter share one slice: leader sees %v after waiter's write", leaderVal)
+		}
+	})
 }

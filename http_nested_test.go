@@ -1,53 +1,59 @@
+//go:build go1.25
+
 package corral_test
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/corralhq/corral"
 	"github.com/gorilla/mux"
 )
 
-// r.Use(c.Middleware()) + route c.Handler with the same key options: the
-// outer and inner layers compute one store key, so the inner joins the
-// outer's flight, i.e. waits for itself until JoinTimeout.
+// A route's Handler under a router's Middleware, both with one store key
+// for a request: the inner layer does not wait for the outer layer's
+// computation (which waits for it), so a cold miss is answered at once,
+// not after JoinTimeout.
 func TestNestedSelfJoin(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
-	h := &counting{}
-	r := mux.NewRouter()
-	r.Use(c.Middleware(corral.TTL(time.Minute)))
-	r.Handle("/x", c.Handler(h, corral.TTL(2*time.Second)))
-	start := time.Now()
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
-	el := time.Since(start)
-	t.Logf("first miss: %v %q Cache-Status=%q", el, w.Body, w.Header()["Cache-Status"])
-	if el > time.Second {
-		t.Fatalf("a nested cold miss took %v (the inner layer waited on the outer's flight for JoinTimeout)", el)
-	}
-	_ = http.StatusOK
+	synctest.Test(t, func(t *testing.T) {
+		c := newBubbleCache(t)
+		h := &counting{}
+		r := mux.NewRouter()
+		r.Use(c.Middleware(corral.TTL(time.Minute)))
+		r.Handle("/x", c.Handler(h, corral.TTL(2*time.Second)))
+		start := time.Now()
+		w := do(r, "GET", "/x")
+		if el := time.Since(start); el >= time.Second {
+			t.Fatalf("a nested cold miss took %v, want no wait (JoinTimeout is %v): %q %q", el, corral.DefaultJoinTimeout, w.Body, w.Header()["Cache-Status"])
+		}
+		if w.Code != 200 || w.Body.String() != "GET /x call 1" {
+			t.Fatalf("a nested cold miss got %d %q, want the handler's first answer", w.Code, w.Body)
+		}
+		wantCalls(t, h, 1, "a nested cold miss")
+	})
 }
 
-// Inner route Handler with stale-while-revalidate under a router Middleware:
-// the inner's background refresh finds the outer's flight on the same store
-// key and never starts, so the stale response is served for the whole SWR
-// window.
+// A route's Handler with stale-while-revalidate under a router's
+// Middleware: a request for the expired entry is served stale and starts a
+// background refresh of the inner layer, and the next request gets the
+// refreshed response.
 func TestNestedSWRRefreshes(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
-	h := &counting{}
-	r := mux.NewRouter()
-	r.Use(c.Middleware())
-	r.Handle("/x", c.Handler(h, corral.TTL(100*time.Millisecond), corral.StaleWhileRevalidate(time.Hour), corral.JoinTimeout(50*time.Millisecond)))
-	do(r, "GET", "/x")
-	time.Sleep(150 * time.Millisecond)
-	for i := range 5 {
-		w := do(r, "GET", "/x")
-		t.Logf("%d: %q %q", i, w.Body, w.Header()["Cache-Status"])
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got := h.calls.Load(); got < 2 {
-		t.Fatalf("handler ran %d times: the expired entry was never refreshed", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := newBubbleCache(t)
+		h := &counting{}
+		r := mux.NewRouter()
+		r.Use(c.Middleware())
+		r.Handle("/x", c.Handler(h, corral.TTL(100*time.Millisecond), corral.StaleWhileRevalidate(time.Hour), corral.JoinTimeout(50*time.Millisecond)))
+		do(r, "GET", "/x")
+		time.Sleep(150 * time.Millisecond) // expired, inside the stale window
+		if w := do(r, "GET", "/x"); w.Body.String() != "GET /x call 1" {
+			t.Fatalf("a request for the expired entry got %q %q, want the stale %q", w.Body, w.Header()["Cache-Status"], "GET /x call 1")
+		}
+		synctest.Wait() // the refresh has run
+		wantCalls(t, h, 2, "the first request and the refresh")
+		if w := do(r, "GET", "/x"); w.Body.String() != "GET /x call 2" {
+			t.Fatalf("after the refresh: %q %q, want the refreshed %q", w.Body, w.Header()["Cache-Status"], "GET /x call 2")
+		}
+	})
 }

@@ -1,3 +1,5 @@
+//go:build go1.25
+
 package corral_test
 
 import (
@@ -7,17 +9,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/corralhq/corral"
 )
 
-// A later (outer) middleware that edits a header value in place: the slices
-// a replay assigns belong to the stored response, so the edit reaches every
-// later hit.
+// A replay copies the stored header values: an outer middleware that edits
+// a value in place changes its own response only, never the stored response
+// or a later hit.
 func TestReplayCopiesHeaderValues(t *testing.T) {
 	c := corral.New(corral.NewMemoryStore())
 	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +60,8 @@ func (t *tagWriter) WriteHeader(code int) {
 	t.ResponseWriter.WriteHeader(code)
 }
 
-// 103 Early Hints then 200: stored and replayed as the 200.
+// A handler that sends 103 Early Hints before its 200 has the 200 stored and
+// replayed: every client gets the 200 and its body, and the handler runs once.
 func TestEarlyHintsThen200(t *testing.T) {
 	c := corral.New(corral.NewMemoryStore())
 	var calls atomic.Int32
@@ -90,126 +93,126 @@ func TestEarlyHintsThen200(t *testing.T) {
 	}
 }
 
-// GetOrSet waiter past JoinTimeout computes for itself: does it still
-// return when its own context ends?
+// A GetOrSet waiter that computes for itself once its JoinTimeout has
+// passed still returns when its own context ends, with the context's error,
+// even though its computation goes on.
 func TestSelfComputingWaiterHonoursContext(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
-	started := make(chan struct{})
-	block := make(chan struct{})
-	defer close(block)
-	go corral.GetOrSet(context.Background(), c, "k", time.Minute, func(context.Context) (string, error) {
-		close(started)
-		<-block
-		return "leader", nil
-	}, corral.JoinTimeout(20*time.Millisecond))
-	<-started
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := corral.GetOrSet(ctx, c, "k", time.Minute, func(fctx context.Context) (string, error) {
-		time.Sleep(2 * time.Second) // a slow backend
-		return "waiter", nil
-	}, corral.JoinTimeout(20*time.Millisecond))
-	el := time.Since(start)
-	t.Logf("waiter returned after %v: %v", el, err)
-	if el > time.Second {
-		t.Fatalf("a waiter whose context ended after 100ms returned only after %v (err %v)", el, err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := newBubbleCache(t)
+		block := make(chan struct{})
+		go corral.GetOrSet(context.Background(), c, "k", time.Minute, func(context.Context) (string, error) {
+			<-block
+			return "leader", nil
+		}, corral.JoinTimeout(20*time.Millisecond))
+		synctest.Wait() // the leader's computation waits for block
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := corral.GetOrSet(ctx, c, "k", time.Minute, func(context.Context) (string, error) {
+			time.Sleep(2 * time.Second) // a slow backend
+			return "waiter", nil
+		}, corral.JoinTimeout(20*time.Millisecond))
+		if el := time.Since(start); el > 100*time.Millisecond || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a waiter whose context ended after 100ms returned after %v with %v, want context.DeadlineExceeded at 100ms", el, err)
+		}
+		close(block)
+		time.Sleep(2 * time.Second) // the waiter's abandoned computation ends
+		synctest.Wait()
+	})
 }
 
-// Stale-if-error with a 5xx: how many times does the handler run for N
-// concurrent requests?
+// Under stale-if-error, concurrent requests for an expired entry whose one
+// computation fails with a 5xx all get the stale response; the waiters do
+// not run the failing handler again.
 func TestStaleIfError5xxWaitersServeStale(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
-	var fail atomic.Bool
-	var calls atomic.Int32
-	gate := make(chan struct{})
-	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		if fail.Load() {
-			<-gate
-			http.Error(w, "down", 503)
-			return
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		h := &counting{serve: func(w http.ResponseWriter, r *http.Request, n int32) {
+			if n > 1 {
+				<-gate
+				http.Error(w, "down", 503)
+				return
+			}
+			fmt.Fprint(w, "good")
+		}}
+		srv := newBubbleCache(t).Handler(h, corral.TTL(50*time.Millisecond), corral.StaleIfError(time.Minute))
+		do(srv, "GET", "/s")
+		time.Sleep(80 * time.Millisecond) // expired, inside the stale-if-error window
+		var reqs []*inFlight
+		for range 10 {
+			reqs = append(reqs, serveAsync(srv, request("GET", "/s")))
 		}
-		fmt.Fprint(w, "good")
-	}), corral.TTL(50*time.Millisecond), corral.StaleIfError(time.Minute))
-	do(h, "GET", "/s")
-	time.Sleep(80 * time.Millisecond)
-	fail.Store(true)
-	calls.Store(0)
-	var wg sync.WaitGroup
-	bodies := make([]string, 10)
-	for i := range 10 {
-		wg.Add(1)
-		go func() { defer wg.Done(); bodies[i] = do(h, "GET", "/s").Body.String() }()
-	}
-	time.Sleep(100 * time.Millisecond)
-	close(gate)
-	wg.Wait()
-	t.Logf("bodies %q, handler ran %d times for 10 concurrent requests", bodies, calls.Load())
-	if calls.Load() > 1 {
-		t.Errorf("failing backend hit %d times by 10 collapsed requests (the waiters re-ran the handler)", calls.Load())
-	}
+		synctest.Wait() // one request runs the failing handler, the others wait for it
+		close(gate)
+		for i, f := range reqs {
+			if w := f.result(); w.Code != 200 || w.Body.String() != "good" {
+				t.Errorf("request %d got %d %q %q, want the stale %q", i, w.Code, w.Body, w.Header().Get("Cache-Status"), "good")
+			}
+		}
+		wantCalls(t, h, 2, "the first request, then one failing computation for 10 collapsed requests")
+	})
 }
 
-// Leader's client has gone, then the handler flushes: the waiters are not
-// released and wait for the whole JoinTimeout.
+// When the handler starts to stream after the leader's client has gone,
+// the waiters are released at once and run the handler for themselves;
+// they do not wait for the stream or for JoinTimeout.
 func TestStreamAfterLeaderGoneReleasesWaiters(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
-	leaderIn := make(chan struct{})
-	flushNow := make(chan struct{})
-	var n atomic.Int32
-	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			close(leaderIn)
-			<-flushNow
-			fmt.Fprint(w, "part")
-			w.(http.Flusher).Flush()
-			time.Sleep(3 * time.Second) // a long stream
-			return
+	synctest.Test(t, func(t *testing.T) {
+		flushNow := make(chan struct{})
+		h := &counting{serve: func(w http.ResponseWriter, r *http.Request, n int32) {
+			if n == 1 {
+				<-flushNow
+				fmt.Fprint(w, "part")
+				w.(http.Flusher).Flush()
+				time.Sleep(3 * time.Second) // a long stream
+				return
+			}
+			fmt.Fprint(w, "own")
+		}}
+		srv := newBubbleCache(t).Handler(h, corral.JoinTimeout(5*time.Second))
+		ctx, cancel := context.WithCancel(context.Background())
+		leader := serveAsync(srv, request("GET", "/st").WithContext(ctx))
+		synctest.Wait() // the leader's handler waits for flushNow
+		start := time.Now()
+		waiter := serveAsync(srv, request("GET", "/st"))
+		synctest.Wait() // the waiter waits for the leader
+		cancel()
+		leader.result() // the leader's client has gone
+		close(flushNow)
+		w := waiter.result()
+		if el := time.Since(start); el > 0 {
+			t.Errorf("the leader's response streamed (to nobody) but the waiter was held %v", el)
 		}
-		fmt.Fprint(w, "own")
-	}), corral.JoinTimeout(5*time.Second))
-	ctx, cancel := context.WithCancel(context.Background())
-	lr := httptest.NewRequest("GET", "/st", nil).WithContext(ctx)
-	ldone := make(chan struct{})
-	go func() { defer close(ldone); h.ServeHTTP(httptest.NewRecorder(), lr) }()
-	<-leaderIn
-	wdone := make(chan time.Duration)
-	go func() {
-		s := time.Now()
-		do(h, "GET", "/st")
-		wdone <- time.Since(s)
-	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	<-ldone
-	close(flushNow)
-	el := <-wdone
-	t.Logf("waiter answered after %v", el)
-	if el > time.Second {
-		t.Errorf("the leader's response streamed (to nobody) but the waiter was held %v", el)
-	}
+		if w.Body.String() != "own" {
+			t.Errorf("the released waiter got %q %q, want its own %q", w.Body, w.Header().Get("Cache-Status"), "own")
+		}
+		wantCalls(t, h, 2, "a leader that streamed and its released waiter")
+		time.Sleep(3 * time.Second) // the leader's stream ends
+		synctest.Wait()
+	})
 }
 
-// GetOrSet with an uncomparable codec: the second shared hit compares codecs.
+// sliceCodec is a codec of a type that cannot be compared with ==.
 type sliceCodec struct{ tags []string }
 
 func (sliceCodec) Marshal(v any) ([]byte, error)   { return json.Marshal(v) }
 func (sliceCodec) Unmarshal(d []byte, v any) error { return json.Unmarshal(d, v) }
 
+// A codec whose type cannot be compared works as any other: repeated hits
+// return the stored value and never panic.
 func TestUncomparableCodec(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore(), corral.WithCodec(sliceCodec{tags: []string{"x"}}))
+	c := corral.New(newMemory(t), corral.WithCodec(sliceCodec{tags: []string{"x"}}))
 	ctx := context.Background()
 	defer func() {
 		if r := recover(); r != nil {
 			t.Fatalf("panicked: %v", r)
 		}
 	}()
-	for range 3 {
-		if _, err := corral.GetOrSet(ctx, c, "k", time.Minute, func(context.Context) (int, error) { return 1, nil }); err != nil {
-			t.Fatal(err)
+	var calls atomic.Int32
+	for i := range 3 {
+		v, err := corral.GetOrSet(ctx, c, "k", time.Minute, func(context.Context) (int, error) { return int(calls.Add(1)), nil })
+		if v != 1 || err != nil {
+			t.Fatalf("call %d: %v, %v, want the stored 1", i, v, err)
 		}
 	}
-	_ = errors.New
 }

@@ -67,8 +67,10 @@ func (c *Cache) Middleware(opts ...HTTPOption) func(http.Handler) http.Handler {
 // A successful POST, PUT, PATCH or DELETE drops every stored variant of its
 // URL (every VaryOn and KeyCookies value, GET and HEAD alike), whatever
 // credentials it carries and whatever route matched it, as RFC 9111 section
-// 4.4 asks. With a custom [Key], it drops the key that function gives the
-// request as a GET. A store that fails or hangs costs at most one store
+// 4.4 asks: the URL with this route's query options, with its whole query,
+// and without it. With a custom [Key], it drops the key that function gives
+// the request as a GET. A response cut short by the compute timeout goes to
+// its own client only. A store that fails or hangs costs at most one store
 // timeout per request: the handler answers.
 //
 // Layers nest: when a route's own Handler runs inside a router's

@@ -73,10 +73,12 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Tim
 	return v, d.writtenAt, true
 }
 
-// decodeShared decodes a memory entry's value once, for every later hit.
+// decodeShared decodes a memory entry's value once, for every later hit,
+// with its freshness as envelope.Classify reads it; each hit then only
+// compares the clock with it.
 func decodeShared[T any](e *memItem, codec Codec) (*decodedValue, bool) {
-	env, ok := envelope.Parse(e.value)
-	if !ok || env.Negative {
+	env, state := envelope.Classify(e.value, time.Now())
+	if state != envelope.Fresh {
 		return nil, false
 	}
 	var v T

@@ -1,3 +1,5 @@
+//go:build go1.25
+
 package corral
 
 import (
@@ -6,98 +8,109 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
+// However a flight's computation ends, every caller returns: a Goexit ends
+// the leader's goroutine and gives the waiters an error; a panic after
+// release reaches the leader, with its value, once the released waiters
+// have gone; a leader that leaves does not take the value from its waiters.
 func TestFlightGoexitPanicRelease(t *testing.T) {
-	var f flights
-	// Goexit: leader goroutine exits, waiters get an error, nobody hangs.
-	started := make(chan struct{})
-	gate := make(chan struct{})
-	fn := func(release func()) (any, error) {
-		close(started)
-		<-gate
-		release()
-		release() // twice
-		runtime.Goexit()
-		return nil, nil
-	}
-	ldone := make(chan struct{})
-	go func() {
-		defer close(ldone)
-		out := f.join(context.Background(), "k", 0, fn)
-		reraise(out.err)
-		t.Error("leader survived Goexit")
-	}()
-	<-started
-	var werr error
-	wdone := make(chan joined)
-	go func() { wdone <- f.join(context.Background(), "k", 0, nil) }()
-	time.Sleep(10 * time.Millisecond)
-	close(gate)
-	select {
-	case o := <-wdone:
-		werr = o.err
-		t.Logf("waiter: %+v", o)
-	case <-time.After(2 * time.Second):
-		t.Fatal("waiter hung")
-	}
-	<-ldone
-	_ = werr
+	t.Run("Goexit", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var f flights
+			gate := make(chan struct{})
+			leaderSurvived := false
+			ldone := make(chan struct{})
+			go func() {
+				defer close(ldone) // runs on Goexit too
+				out := f.join(context.Background(), "k", 0, func(func()) (any, error) {
+					<-gate
+					runtime.Goexit()
+					return nil, nil
+				})
+				reraise(out.err)
+				leaderSurvived = true
+			}()
+			synctest.Wait() // the computation waits for gate
+			wdone := make(chan joined, 1)
+			go func() { wdone <- f.join(context.Background(), "k", 0, nil) }()
+			synctest.Wait() // the waiter waits for the computation
+			close(gate)
+			select {
+			case o := <-wdone:
+				if !errors.Is(o.err, ErrPanicked) || o.released || o.leader {
+					t.Errorf("waiter of a computation that called Goexit: %+v, want an error wrapping ErrPanicked", o)
+				}
+			case <-time.After(time.Hour):
+				t.Fatal("the waiter of a computation that called Goexit hung")
+			}
+			<-ldone
+			if leaderSurvived {
+				t.Error("the leader's goroutine went on after its computation called Goexit")
+			}
+		})
+	})
 
-	// panic after release: waiters released, leader re-panics
-	started2 := make(chan struct{})
-	gate2 := make(chan struct{})
-	fn2 := func(release func()) (any, error) {
-		close(started2)
-		release()
-		<-gate2
-		panic("boom")
-	}
-	var lp any
-	l2 := make(chan struct{})
-	go func() {
-		defer close(l2)
-		defer func() { lp = recover() }()
-		out := f.join(context.Background(), "p", 0, fn2)
-		reraise(out.err)
-	}()
-	<-started2
-	o := f.join(context.Background(), "p", 0, nil)
-	if !o.released {
-		t.Errorf("waiter after release: %+v", o)
-	}
-	close(gate2)
-	<-l2
-	if lp != "boom" {
-		t.Errorf("leader got %v", lp)
-	}
+	t.Run("panic after release", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var f flights
+			started := make(chan struct{})
+			gate := make(chan struct{})
+			var leaderPanic any
+			ldone := make(chan struct{})
+			go func() {
+				defer close(ldone)
+				defer func() { leaderPanic = recover() }()
+				out := f.join(context.Background(), "p", 0, func(release func()) (any, error) {
+					close(started)
+					release()
+					release() // a second release is harmless
+					<-gate
+					panic("boom")
+				})
+				reraise(out.err)
+			}()
+			<-started
+			if o := f.join(context.Background(), "p", 0, nil); !o.released || o.err != nil {
+				t.Errorf("a waiter after release: %+v, want released", o)
+			}
+			close(gate)
+			<-ldone
+			if leaderPanic != "boom" {
+				t.Errorf("the leader recovered %v, want its computation's panic %q", leaderPanic, "boom")
+			}
+		})
+	})
 
-	// leader cancelled while waiters wait: waiters still get the value
-	ctx, cancel := context.WithCancel(context.Background())
-	gate3 := make(chan struct{})
-	s3 := make(chan struct{})
-	lo := make(chan joined)
-	go func() {
-		lo <- f.join(ctx, "c", 0, func(func()) (any, error) { close(s3); <-gate3; return "v", nil })
-	}()
-	<-s3
-	var wg sync.WaitGroup
-	res := make([]joined, 5)
-	for i := range 5 {
-		wg.Add(1)
-		go func() { defer wg.Done(); res[i] = f.join(context.Background(), "c", 0, nil) }()
-	}
-	time.Sleep(10 * time.Millisecond)
-	cancel()
-	if x := <-lo; !errors.Is(x.err, context.Canceled) {
-		t.Errorf("leader: %+v", x)
-	}
-	close(gate3)
-	wg.Wait()
-	for i, r := range res {
-		if r.val != "v" || r.err != nil {
-			t.Errorf("waiter %d: %+v", i, r)
-		}
-	}
+	t.Run("leader cancelled", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var f flights
+			ctx, cancel := context.WithCancel(context.Background())
+			gate := make(chan struct{})
+			lo := make(chan joined)
+			go func() {
+				lo <- f.join(ctx, "c", 0, func(func()) (any, error) { <-gate; return "v", nil })
+			}()
+			synctest.Wait() // the computation waits for gate
+			var wg sync.WaitGroup
+			res := make([]joined, 5)
+			for i := range res {
+				wg.Go(func() { res[i] = f.join(context.Background(), "c", 0, nil) })
+			}
+			synctest.Wait() // the waiters wait for the computation
+			cancel()
+			if x := <-lo; !errors.Is(x.err, context.Canceled) {
+				t.Errorf("cancelled leader: %+v, want context.Canceled", x)
+			}
+			close(gate)
+			wg.Wait()
+			for i, r := range res {
+				if r.val != "v" || r.err != nil {
+					t.Errorf("waiter %d: %+v, want the computation's %q", i, r, "v")
+				}
+			}
+		})
+	})
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/corralhq/corral"
 )
 
-// A computation that starts after a Delete must be stored, even while an
-// older, overtaken computation of the key still runs.
+// A computation that starts after a Delete is stored, even while an older,
+// overtaken computation of the key still runs; the older one, when it ends,
+// does not overwrite it.
 func TestPostWriteComputationStored(t *testing.T) {
-	c := corral.New(corral.NewMemoryStore())
+	c := corral.New(newMemory(t))
 	ctx := context.Background()
 	started := make(chan struct{})
 	releaseOld := make(chan struct{})
@@ -38,7 +39,10 @@ func TestPostWriteComputationStored(t *testing.T) {
 	found, _ := c.Get(ctx, "k", &s)
 	close(releaseOld)
 	wg.Wait()
-	if !found {
-		t.Fatalf("the computation started after the Delete was not stored (shares the overtaken pending of the older one); stats %+v", c.Stats())
+	if !found || s != "new" {
+		t.Fatalf("the computation started after the Delete was not stored: found %v %q; stats %+v", found, s, c.Stats())
+	}
+	if found, _ := c.Get(ctx, "k", &s); !found || s != "new" {
+		t.Fatalf("after the overtaken computation ended: found %v %q, want the later %q", found, s, "new")
 	}
 }
