@@ -92,6 +92,9 @@ type cachedHandler struct {
 	cfg  *httpConfig
 }
 
+// ServeHTTP serves r through the cache: GET and HEAD from a stored response
+// or the one computation of their key, unsafe methods through the handler
+// and then invalidation, other methods through the handler.
 func (m *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	claimLayer(r)
 	switch r.Method {
@@ -144,8 +147,10 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 	res, err := j.load(r.Context())
 	o := outcomeOf(res, err, r)
 	switch {
-	case res.val != nil && res.val.inner:
-		writeRaw(w, r, res.val.resp) // an inner layer answered, and counted
+	case res.val != nil && res.val.inner: // an inner layer answered, and counted
+		if res.val.resp != nil {
+			writeRaw(w, r, res.val.resp)
+		}
 		return
 	case o.decision == decError && o.detail == "panic":
 		m.setCacheStatus(w.Header(), o, nil)

@@ -45,11 +45,11 @@ func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *respon
 	rec := response.NewRecorder(target, m.cfg.maxBody, onPass)
 	m.next.ServeHTTP(rec, r.WithContext(hctx))
 	resp, passed := rec.Result()
+	if l.claimed.Load() {
+		return &recorded{resp: resp, passed: passed, inner: true}
+	}
 	if resp == nil {
 		return &recorded{passed: passed}
-	}
-	if l.claimed.Load() {
-		return &recorded{resp: resp, inner: true}
 	}
 	private := httpcache.Unshareable(resp, m.cfg.key.vary)
 	if private == "" && hctx.Err() != nil {
