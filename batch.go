@@ -100,6 +100,7 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 		if enc[sk], err = c.encode(k, it.Value().Interface()); err != nil {
 			return err
 		}
+		enc[sk] = storable(enc[sk]) // binary values that look like an entry stay whole
 		first = k
 	}
 	for sk := range enc {

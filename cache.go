@@ -137,10 +137,14 @@ func (c *Cache) view(ns namespace) *Cache {
 // only reports whether key is present. A miss is found=false with a nil
 // error; a store failure is an error wrapping [ErrUnavailable]; a value that
 // does not decode into dst is an error wrapping [ErrDecode], and stays
-// stored.
+// stored. A dst that is not a pointer, or a nil pointer, is an error
+// wrapping [ErrDecode], hit or miss, and the store is not read.
 func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	sk, err := c.key(key)
 	if err != nil {
+		return false, err
+	}
+	if err := checkDst(key, dst); err != nil {
 		return false, err
 	}
 	data, err := c.get(ctx, sk)
@@ -212,6 +216,7 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	if err != nil {
 		return err
 	}
+	data = storable(data) // binary values that look like an entry stay whole
 	ttl, keep := c.ttl(ttl)
 	c.overtake(sk)
 	err = c.call(ctx, opSet, func(ctx context.Context) error {
@@ -237,6 +242,7 @@ func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duratio
 	if err != nil {
 		return false, err
 	}
+	data = storable(data) // binary values that look like an entry stay whole
 	ttl, keep := c.ttl(ttl)
 	if !keep {
 		return false, nil // an already expired value would not be there to see

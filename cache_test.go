@@ -49,6 +49,10 @@ func runCacheSuite(t *testing.T, newStore newStoreFunc) {
 		{"BadKeys", testBadKeys},
 		{"Undecodable", testUndecodable},
 		{"Stats", testStats},
+		{"EnvelopeLikeBytes", testEnvelopeLikeBytes},
+		{"BadDestination", testBadDestination},
+		{"IncrVersionZero", testIncrVersionZero},
+		{"IncrOverflow", testIncrOverflow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })

@@ -30,7 +30,8 @@ var (
 	ErrInvalidKey = errors.New("corral: invalid key")
 
 	// ErrNotInteger is returned by Incr and Decr when the stored value is not a
-	// decimal integer. Stores that implement [Incrementer] return it too.
+	// decimal integer, or when the result would overflow int64. Stores that
+	// implement [Incrementer] return it too.
 	ErrNotInteger = errors.New("corral: value is not an integer")
 
 	// ErrTooLarge is returned when a value is larger than the store accepts

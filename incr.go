@@ -3,11 +3,14 @@ package corral
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 )
 
 // Incr adds delta to the integer stored under key and returns the new value.
 // A missing key is an error wrapping [ErrNotFound] (as Django's incr), a value
-// that is not an integer one wrapping [ErrNotInteger].
+// that is not an integer one wrapping [ErrNotInteger], and so is a result
+// that overflows int64 (the value is then left as it was).
 //
 // With the [JSON] codec on a store that implements [Incrementer] (the memory
 // store, Redis), it is atomic and keeps the key's expiry. Otherwise it reads,
@@ -28,7 +31,7 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 		case errors.Is(err, ErrNotFound):
 			return 0, failure("incr", key, ErrNotFound, nil)
 		case errors.Is(err, ErrNotInteger):
-			return 0, failure("incr", key, ErrNotInteger, nil)
+			return 0, failure("incr", key, ErrNotInteger, err)
 		case err != nil:
 			return 0, c.failed(opIncr, key, err)
 		}
@@ -45,19 +48,42 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 	if err := c.codec.Unmarshal(data, &n); err != nil {
 		return 0, failure("incr", key, ErrNotInteger, err)
 	}
-	n += delta
-	return n, c.Set(ctx, key, n, 0)
+	sum, ok := addInt64(n, delta)
+	if !ok {
+		return 0, failure("incr", key, ErrNotInteger, errOverflow(n, delta))
+	}
+	return sum, c.Set(ctx, key, sum, 0)
 }
 
 // Decr subtracts delta from the integer stored under key; see [Cache.Incr].
+// A delta of math.MinInt64, whose negation is no int64, is an error wrapping
+// [ErrNotInteger], and the value is left as it was.
 func (c *Cache) Decr(ctx context.Context, key string, delta int64) (int64, error) {
+	if delta == math.MinInt64 {
+		return 0, failure("decr", key, ErrNotInteger, fmt.Errorf("cannot subtract %d: use Incr", delta))
+	}
 	return c.Incr(ctx, key, -delta)
+}
+
+// addInt64 returns n+delta, and false when that overflows int64.
+func addInt64(n, delta int64) (int64, bool) {
+	if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
+		return 0, false
+	}
+	return n + delta, true
+}
+
+// errOverflow says that n+delta is no int64.
+func errOverflow(n, delta int64) error {
+	return fmt.Errorf("%d%+d overflows int64", n, delta)
 }
 
 // IncrVersion moves the value of key from this cache's version to version +
 // delta (with the default TTL), deletes the old one, and returns the new
 // version, as Django's incr_version. Read it back through
 // c.WithVersion(newVersion). A missing key is an error wrapping [ErrNotFound].
+// A delta of 0 moves nothing: it returns this cache's version when key holds
+// a value, and leaves the value where it is.
 func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, error) {
 	sk, err := c.key(key)
 	if err != nil {
@@ -71,6 +97,9 @@ func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, er
 		return 0, failure("incr_version", key, ErrNotFound, nil)
 	case err != nil:
 		return 0, c.failed(opIncrVersion, key, err)
+	}
+	if nsk == sk { // delta 0: the value is already at its version
+		return c.ns.version, nil
 	}
 	ttl, _ := c.ttl(0)
 	c.overtake(sk, nsk)

@@ -66,16 +66,21 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 }
 
 // Memoize wraps fn so that its results are cached: a call with argument k
-// is GetOrSet of the key "name:" + k (name with ':' escaped), so that
-// c.Delete(ctx, "name:"+k) invalidates one result. The key part of k is k
-// itself for string kinds, its decimal value for integer kinds, and a
-// canonical encoding for other comparable types (structs, arrays, floats,
-// interfaces), in which two distinct values never share a key
-// ([MemoizeWithKey] takes a key function instead). Every MemoOption of
-// GetOrSet applies to each call.
+// is GetOrSet of the key name + ":" + part, with name as it is (any length,
+// ':' included), so that c.Delete(ctx, "user:42") invalidates the result of
+// Memoize(c, "user", ...)(ctx, 42); [MemoizeKey] returns that key. The part
+// of k is k itself for string kinds, its decimal value for integer kinds,
+// and a canonical encoding for other comparable types (structs, arrays,
+// floats, interfaces), in which two distinct values never share a key
+// ([MemoizeWithKey] takes a key function instead). Since name is not
+// escaped, Memoize(c, "a:b", ...)(ctx, "c") and Memoize(c, "a", ...)(ctx,
+// "b:c") share the key "a:b:c": give functions names that do not meet so.
+// Every MemoOption of GetOrSet applies to each call.
 //
-// It panics on an empty name or a K that holds pointers, channels or
-// functions (they compare by address, which no cache can share).
+// A call whose k holds a NaN (a float, or a complex part) returns an error
+// wrapping [ErrInvalidKey] without running fn: NaN equals nothing, not even
+// itself. Memoize panics on an empty name or a K that holds pointers,
+// channels or functions (they compare by address, which no cache can share).
 //
 // WARNING: concurrent calls with one k share one computation, run with the
 // first caller's context; see [GetOrSet].
@@ -88,10 +93,26 @@ func Memoize[K comparable, V any](c *Cache, name string, ttl time.Duration,
 	return memoize(c, name, ttl, encode, fn, opts)
 }
 
+// MemoizeKey returns the key under which [Memoize] with name stores its
+// result for k: name + ":" + the part of k, as [Cache.Get], [Cache.Delete]
+// and [GetOrSet] take it. It returns an error wrapping [ErrInvalidKey] for an
+// empty name, a K that Memoize refuses, or a k that holds a NaN.
+func MemoizeKey[K comparable](name string, k K) (string, error) {
+	if name == "" {
+		return "", failure("memoize", "", ErrInvalidKey, errors.New("empty name"))
+	}
+	encode, err := keyEncoderFor[K]()
+	if err != nil {
+		return "", failure("memoize", name, ErrInvalidKey, err)
+	}
+	return memoKey(name, encode, k)
+}
+
 // MemoizeWithKey is [Memoize] with the key's last part made by key, for
 // argument types that Memoize cannot encode (pointers, types with functions)
 // or a shorter key. key must give distinct strings for distinct arguments:
-// two arguments with one string share a cached result.
+// two arguments with one string share a cached result. The result for k is
+// stored under name + ":" + key(k).
 func MemoizeWithKey[K any, V any](c *Cache, name string, key func(K) string, ttl time.Duration,
 	fn func(context.Context, K) (V, error), opts ...MemoOption) func(context.Context, K) (V, error) {
 	if key == nil {
@@ -106,18 +127,26 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 		panic("corral: Memoize with an empty name")
 	}
 	cfg := newMemoConfig(opts)
-	prefix := escapePart(name) + ":"
 	return func(ctx context.Context, k K) (V, error) {
 		var zero V
-		part, err := encode(k)
+		key, err := memoKey(name, encode, k)
 		if err != nil {
 			return zero, err
 		}
-		key := prefix + part
 		sk, err := c.key(key)
 		if err != nil {
 			return zero, err
 		}
 		return getOrSet(ctx, c, sk, key, ttl, func(ctx context.Context) (V, error) { return fn(ctx, k) }, &cfg)
 	}
+}
+
+// memoKey returns the key Memoize stores k under: name, ':', then the part
+// encode makes of k.
+func memoKey[K any](name string, encode func(K) (string, error), k K) (string, error) {
+	part, err := encode(k)
+	if err != nil {
+		return "", failure("memoize", name, ErrInvalidKey, err)
+	}
+	return name + ":" + part, nil
 }

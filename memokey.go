@@ -1,6 +1,7 @@
 package corral
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -69,10 +70,14 @@ func appendKey(b []byte, v reflect.Value) ([]byte, error) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return append(strconv.AppendUint(append(b, 'u'), v.Uint(), 10), ';'), nil
 	case reflect.Float32, reflect.Float64:
-		return appendFloat(append(b, 'f'), v.Float()), nil
+		return appendFloat(append(b, 'f'), v.Float())
 	case reflect.Complex64, reflect.Complex128:
 		c := v.Complex()
-		return appendFloat(appendFloat(append(b, 'c'), real(c)), imag(c)), nil
+		b, err := appendFloat(append(b, 'c'), real(c))
+		if err != nil {
+			return nil, err
+		}
+		return appendFloat(b, imag(c))
 	case reflect.String:
 		s := v.String()
 		b = strconv.AppendInt(append(b, 's'), int64(len(s)), 10)
@@ -110,14 +115,21 @@ func appendKey(b []byte, v reflect.Value) ([]byte, error) {
 	return nil, fmt.Errorf("corral: Memoize: cannot make a key of a %v", v.Type())
 }
 
-// appendFloat writes the shortest decimal that reads back as f; NaN, the
-// infinities and -0 keep their own spellings.
-func appendFloat(b []byte, f float64) []byte {
-	if f == 0 && math.Signbit(f) {
-		return append(b, "-0;"...)
+// appendFloat writes the shortest decimal that reads back as f; the
+// infinities and -0 keep their own spellings. NaN is refused: it equals
+// nothing, not even itself, and NaNs of different bits would share one key.
+func appendFloat(b []byte, f float64) ([]byte, error) {
+	switch {
+	case math.IsNaN(f):
+		return nil, errNaNKey
+	case f == 0 && math.Signbit(f):
+		return append(b, "-0;"...), nil
 	}
-	return append(strconv.AppendFloat(b, f, 'g', -1, 64), ';')
+	return append(strconv.AppendFloat(b, f, 'g', -1, 64), ';'), nil
 }
+
+// errNaNKey is a Memoize key that holds a NaN.
+var errNaNKey = errors.New("a NaN equals nothing, not even itself: it cannot be a key")
 
 func typeName(t reflect.Type) string {
 	if t.Name() != "" && t.PkgPath() != "" {

@@ -3,7 +3,6 @@ package corral
 import (
 	"context"
 	"fmt"
-	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -233,6 +232,9 @@ func (m *memoryStore) Add(ctx context.Context, key string, value []byte, ttl tim
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
+	if ttl > 0 && ttl < time.Millisecond {
+		return false, nil // already expired: there would be nothing to see
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.items.Get(key); ok {
@@ -258,7 +260,8 @@ func (m *memoryStore) Delete(ctx context.Context, keys ...string) error {
 }
 
 // Incr implements [Incrementer]: the value is parsed and written back as a
-// decimal integer, keeping its expiry.
+// decimal integer, keeping its expiry. As Redis, it takes only the canonical
+// decimal of an int64 (see [Incrementer]).
 func (m *memoryStore) Incr(ctx context.Context, key string, delta int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -269,15 +272,15 @@ func (m *memoryStore) Incr(ctx context.Context, key string, delta int64) (int64,
 	if !ok {
 		return 0, ErrNotFound
 	}
-	n, err := strconv.ParseInt(string(v.(*memItem).value), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %q", ErrNotInteger, key)
+	n, ok := parseCanonicalInt(v.(*memItem).value)
+	if !ok {
+		return 0, ErrNotInteger
 	}
-	if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
-		return 0, fmt.Errorf("%w: %q: %d%+d overflows int64", ErrNotInteger, key, n, delta)
+	sum, ok := addInt64(n, delta)
+	if !ok {
+		return 0, fmt.Errorf("%w: %w", ErrNotInteger, errOverflow(n, delta))
 	}
-	n += delta
-	return n, m.put(key, strconv.AppendInt(nil, n, 10), exp)
+	return sum, m.put(key, strconv.AppendInt(nil, sum, 10), exp)
 }
 
 // Touch implements [Toucher].
@@ -331,12 +334,25 @@ func (m *memoryStore) Unlock(ctx context.Context, key, token string) (bool, erro
 	return true, nil
 }
 
-// expiry turns a Store ttl into an absolute time; the zero time never expires.
+// parseCanonicalInt reads b as Redis's INCRBY does: the canonical decimal of
+// an int64, with no sign but a '-' of a number below zero, no leading zero,
+// no space ("05", "+5", "-0" and " 5" are not integers).
+func parseCanonicalInt(b []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || len(b) > 20 || string(strconv.AppendInt(make([]byte, 0, 20), n, 10)) != string(b) {
+		return 0, false
+	}
+	return n, true
+}
+
+// expiry turns a Store ttl into an absolute time; the zero time never
+// expires. A ttl counts in whole milliseconds, truncated, as Redis's PX does:
+// under 1 ms it is already expired, and put stores nothing.
 func expiry(ttl time.Duration) time.Time {
 	if ttl <= 0 {
 		return time.Time{}
 	}
-	return time.Now().Add(ttl)
+	return time.Now().Add(ttl.Truncate(time.Millisecond))
 }
 
 // put stores value under key, evicting the oldest entries until it fits.

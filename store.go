@@ -18,6 +18,12 @@ import (
 // be shared with the store and with other callers, so the caller must not
 // modify it.
 //
+// A ttl counts in whole milliseconds, truncated, as Redis's PX does: a
+// positive ttl under 1 ms means the value is already expired. Set and
+// SetMany then store nothing and remove what the key held, Add and Lock store
+// nothing and report false, and Touch removes the key and reports whether it
+// was there.
+//
 // Every method must honour its context: when ctx ends, the call returns
 // promptly with an error. A Store reports a miss with [ErrNotFound] and any
 // other failure with an error of its own; the Cache wraps the latter in
@@ -57,7 +63,10 @@ type BatchSetter interface {
 type Incrementer interface {
 	// Incr adds delta to the decimal integer stored under key and returns the
 	// new value, keeping the key's expiry. It returns ErrNotFound when the key
-	// is absent and ErrNotInteger when its value is not a decimal int64.
+	// is absent, and ErrNotInteger, leaving the value as it was, when the
+	// value is not the canonical decimal of an int64 (Redis's rule: an
+	// optional '-', no '+', no leading zero, no space, not "-0") or when the
+	// sum overflows int64.
 	Incr(ctx context.Context, key string, delta int64) (int64, error)
 }
 

@@ -238,17 +238,25 @@ func (s *Store) Client() redis.UniversalClient { return s.client }
 
 func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
 	v, err := s.client.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, redis.Nil) || wrongType(err) {
+		// A key of another type (a list, a hash) holds no value of
+		// corral's: garbage is a miss, which SET overwrites.
 		return nil, corral.ErrNotFound
 	}
 	return v, err
 }
 
 func (s *Store) set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if expired(ttl) {
+		return s.client.Unlink(ctx, key).Err()
+	}
 	return s.client.Set(ctx, key, value, expiration(ttl)).Err()
 }
 
 func (s *Store) add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if expired(ttl) {
+		return false, nil
+	}
 	return s.client.SetNX(ctx, key, value, expiration(ttl)).Result()
 }
 
@@ -309,6 +317,13 @@ func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if len(items) == 0 {
 		return nil
 	}
+	if expired(ttl) {
+		keys := make([]string, 0, len(items))
+		for k := range items {
+			keys = append(keys, k)
+		}
+		return s.delete(ctx, keys...)
+	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k, v := range items {
 			p.Set(ctx, k, v, expiration(ttl))
@@ -319,10 +334,13 @@ func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.D
 }
 
 // incrScript is INCRBY on a key that exists: Django's incr fails on a missing
-// key, where INCRBY alone would create it.
+// key, where INCRBY alone would create it. It returns the new value as the
+// string GET reads: Lua holds INCRBY's integer reply as a double, which
+// rounds integers past 2^53.
 var incrScript = redis.NewScript(`
 if redis.call('exists', KEYS[1]) == 0 then return false end
-return redis.call('incrby', KEYS[1], ARGV[1])`)
+redis.call('incrby', KEYS[1], ARGV[1])
+return redis.call('get', KEYS[1])`)
 
 func (s *Store) incr(ctx context.Context, key string, delta int64) (int64, error) {
 	n, err := incrScript.Run(ctx, s.client, []string{key}, delta).Int64()
@@ -331,6 +349,8 @@ func (s *Store) incr(ctx context.Context, key string, delta int64) (int64, error
 		return n, nil
 	case errors.Is(err, redis.Nil):
 		return 0, corral.ErrNotFound
+	case wrongType(err): // another type than a string: garbage, not a number
+		return 0, fmt.Errorf("%w: %w", corral.ErrNotInteger, scriptErr(err))
 	case redisError(err, "not an integer"):
 		// Redis's text names the script's hash and line: the caller
 		// (corral.Cache.Incr) names the key.
@@ -341,6 +361,10 @@ func (s *Store) incr(ctx context.Context, key string, delta int64) (int64, error
 	return 0, scriptErr(err)
 }
 
+// wrongType reports whether err is Redis's answer for a key that holds
+// another type than a string.
+func wrongType(err error) bool { return redisError(err, "WRONGTYPE") }
+
 // persistScript removes a key's expiry and reports whether the key exists
 // (PERSIST alone answers 0 for a key that has no expiry).
 var persistScript = redis.NewScript(`
@@ -349,6 +373,10 @@ redis.call('persist', KEYS[1])
 return 1`)
 
 func (s *Store) touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if expired(ttl) {
+		n, err := s.client.Unlink(ctx, key).Result()
+		return n == 1, err
+	}
 	if ttl <= 0 {
 		n, err := persistScript.Run(ctx, s.client, []string{key}).Int64()
 		return n == 1, scriptErr(err)
@@ -415,6 +443,9 @@ func escapeGlob(s string) string {
 }
 
 func (s *Store) lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	if expired(ttl) {
+		return false, nil
+	}
 	return s.client.SetNX(ctx, key, token, expiration(ttl)).Result()
 }
 
@@ -427,6 +458,11 @@ func (s *Store) unlock(ctx context.Context, key, token string) (bool, error) {
 	n, err := unlockScript.Run(ctx, s.client, []string{key}, token).Int64()
 	return n == 1, scriptErr(err)
 }
+
+// expired reports whether ttl is already over: Redis counts a PX in whole
+// milliseconds, and the Store contract reads a positive ttl under 1 ms as
+// already expired (go-redis would round it up to 1 ms, and log).
+func expired(ttl time.Duration) bool { return ttl > 0 && ttl < time.Millisecond }
 
 // expiration turns a Store ttl into go-redis's: 0 for no expiry. go-redis
 // reads -1 as KEEPTTL, which a Store ttl <= 0 never means.

@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -48,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) corral.Store) {
 		{"SetMany", testSetMany},
 		{"IncrMissing", testIncrMissing},
 		{"Incr", testIncr},
+		{"IncrCanonical", testIncrCanonical},
+		{"SubMillisecondTTL", testSubMillisecondTTL},
 		{"Touch", testTouch},
 		{"ClearPrefix", testClearPrefix},
 		{"LockOwner", testLockOwner},
@@ -337,6 +340,86 @@ func testIncr(t *testing.T, s corral.Store, k keys) {
 	set(t, s, k.of("text"), []byte("abc"), time.Minute)
 	if _, err := inc.Incr(ctx, k.of("text"), 1); !errors.Is(err, corral.ErrNotInteger) {
 		t.Fatalf("Incr(text) = %v, want ErrNotInteger", err)
+	}
+}
+
+// testIncrCanonical holds every store to Redis's rule: Incr takes only the
+// canonical decimal of an int64, and refuses a result that overflows.
+func testIncrCanonical(t *testing.T, s corral.Store, k keys) {
+	inc, ok := s.(corral.Incrementer)
+	if !ok {
+		t.Skip("no Incrementer")
+	}
+	ctx := context.Background()
+	refused := []string{"05", "+5", "-0", "007", " 5", "5 ", "5\n", "0x5", "1e3", "5.0", "", "-",
+		"9223372036854775808", "-9223372036854775809", "1_000"}
+	for i, v := range refused {
+		key := k.of(fmt.Sprint("bad", i))
+		set(t, s, key, []byte(v), time.Minute)
+		if n, err := inc.Incr(ctx, key, 1); !errors.Is(err, corral.ErrNotInteger) {
+			t.Errorf("Incr of %q = %d, %v; want ErrNotInteger", v, n, err)
+		}
+		if got, _ := get(t, s, key); string(got) != v {
+			t.Errorf("a refused Incr changed %q into %q", v, got)
+		}
+	}
+	accepted := map[string]int64{"0": 1, "-5": -4, "9223372036854775806": 9223372036854775807,
+		"-9223372036854775808": -9223372036854775807}
+	for v, want := range accepted {
+		set(t, s, k.of("ok"), []byte(v), time.Minute)
+		if n, err := inc.Incr(ctx, k.of("ok"), 1); n != want || err != nil {
+			t.Errorf("Incr of %q = %d, %v; want %d", v, n, err, want)
+		}
+	}
+	for v, delta := range map[string]int64{"9223372036854775807": 1, "-9223372036854775808": -1, "-1": math.MinInt64} {
+		set(t, s, k.of("edge"), []byte(v), time.Minute)
+		if n, err := inc.Incr(ctx, k.of("edge"), delta); !errors.Is(err, corral.ErrNotInteger) {
+			t.Errorf("Incr of %s by %d = %d, %v; want ErrNotInteger (overflow)", v, delta, n, err)
+		}
+		if got, _ := get(t, s, k.of("edge")); string(got) != v {
+			t.Errorf("an overflowing Incr changed %s into %s", v, got)
+		}
+	}
+}
+
+// testSubMillisecondTTL holds every store to one rule: a ttl counts in whole
+// milliseconds, so a positive ttl under 1 ms is already expired. Set and
+// SetMany leave nothing, Add stores nothing and reports false, Touch drops
+// the key and reports that it was there.
+func testSubMillisecondTTL(t *testing.T, s corral.Store, k keys) {
+	ctx := context.Background()
+	for _, ttl := range []time.Duration{time.Nanosecond, 999 * time.Microsecond} {
+		set(t, s, k.of("set"), []byte("v"), ttl)
+		if v, ok := get(t, s, k.of("set")); ok {
+			t.Errorf("Set with ttl %v left %q", ttl, v)
+		}
+		if added, err := s.Add(ctx, k.of("add"), []byte("v"), ttl); added || err != nil {
+			t.Errorf("Add with ttl %v = %v, %v; want false, nil", ttl, added, err)
+		}
+		if v, ok := get(t, s, k.of("add")); ok {
+			t.Errorf("Add with ttl %v left %q", ttl, v)
+		}
+		if bs, ok := s.(corral.BatchSetter); ok {
+			if err := bs.SetMany(ctx, map[string][]byte{k.of("many"): []byte("v")}, ttl); err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := get(t, s, k.of("many")); ok {
+				t.Errorf("SetMany with ttl %v left %q", ttl, v)
+			}
+		}
+		if tc, ok := s.(corral.Toucher); ok {
+			set(t, s, k.of("touch"), []byte("v"), time.Hour)
+			if found, err := tc.Touch(ctx, k.of("touch"), ttl); !found || err != nil {
+				t.Errorf("Touch with ttl %v = %v, %v; want true, nil", ttl, found, err)
+			}
+			if v, ok := get(t, s, k.of("touch")); ok {
+				t.Errorf("Touch with ttl %v left %q", ttl, v)
+			}
+		}
+	}
+	set(t, s, k.of("ms"), []byte("v"), time.Hour+time.Nanosecond) // truncated, not refused
+	if _, ok := get(t, s, k.of("ms")); !ok {
+		t.Error("a ttl of 1h plus 1ns expired at once")
 	}
 }
 
