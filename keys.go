@@ -46,9 +46,20 @@ func (ns namespace) make() string {
 	return b.String()
 }
 
-// escapePart percent-encodes '%', ':' and the bytes unsafe in a key, and
-// panics when the result is too long: prefixes and builds are configuration.
+// escapePart is escapeName for a prefix or build id, and panics when the
+// result is too long: prefixes and builds are configuration.
 func escapePart(s string) string {
+	e := escapeName(s)
+	if len(e) > maxNamespacePart {
+		panic(fmt.Sprintf("corral: prefix or build %q is longer than %d bytes", s, maxNamespacePart))
+	}
+	return e
+}
+
+// escapeName percent-encodes '%', ':' and the bytes unsafe in a key, so that
+// a name followed by ':' never meets another name: Memoize("a:b")("c") and
+// Memoize("a")("b:c") are "a%3Ab:c" and "a:b:c".
+func escapeName(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -57,9 +68,6 @@ func escapePart(s string) string {
 			continue
 		}
 		b.WriteByte(c)
-	}
-	if b.Len() > maxNamespacePart {
-		panic(fmt.Sprintf("corral: prefix or build %q is longer than %d bytes", s, maxNamespacePart))
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package corral
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -66,16 +67,16 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 }
 
 // Memoize wraps fn so that its results are cached: a call with argument k
-// is GetOrSet of the key name + ":" + part, with name as it is (any length,
-// ':' included), so that c.Delete(ctx, "user:42") invalidates the result of
-// Memoize(c, "user", ...)(ctx, 42); [MemoizeKey] returns that key. The part
-// of k is k itself for string kinds, its decimal value for integer kinds,
-// and a canonical encoding for other comparable types (structs, arrays,
-// floats, interfaces), in which two distinct values never share a key
-// ([MemoizeWithKey] takes a key function instead). Since name is not
-// escaped, Memoize(c, "a:b", ...)(ctx, "c") and Memoize(c, "a", ...)(ctx,
-// "b:c") share the key "a:b:c": give functions names that do not meet so.
-// Every MemoOption of GetOrSet applies to each call.
+// is GetOrSet of the key name + ":" + part, with '%', ':' and unsafe bytes
+// of name percent-encoded (any length), so that two functions never share
+// a key: c.Delete(ctx, "user:42") invalidates the result of Memoize(c,
+// "user", ...)(ctx, 42), and [MemoizeKey] returns the key for any name
+// ("users:v2" is stored as "users%3Av2:42"). The part of k is k itself for
+// string kinds, its decimal value for integer kinds, and a canonical
+// encoding for other comparable types (structs, arrays, floats,
+// interfaces), in which two distinct values never share a key
+// ([MemoizeWithKey] takes a key function instead). Every MemoOption of
+// GetOrSet applies to each call.
 //
 // A call whose k holds a NaN (a float, or a complex part) returns an error
 // wrapping [ErrInvalidKey] without running fn: NaN equals nothing, not even
@@ -105,7 +106,7 @@ func MemoizeKey[K comparable](name string, k K) (string, error) {
 	if err != nil {
 		return "", failure("memoize", name, ErrInvalidKey, err)
 	}
-	return memoKey(name, encode, k)
+	return memoKey(escapeName(name)+":", encode, k)
 }
 
 // MemoizeWithKey is [Memoize] with the key's last part made by key, for
@@ -127,9 +128,10 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 		panic("corral: Memoize with an empty name")
 	}
 	cfg := newMemoConfig(opts)
+	prefix := escapeName(name) + ":"
 	return func(ctx context.Context, k K) (V, error) {
 		var zero V
-		key, err := memoKey(name, encode, k)
+		key, err := memoKey(prefix, encode, k)
 		if err != nil {
 			return zero, err
 		}
@@ -141,12 +143,12 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 	}
 }
 
-// memoKey returns the key Memoize stores k under: name, ':', then the part
-// encode makes of k.
-func memoKey[K any](name string, encode func(K) (string, error), k K) (string, error) {
+// memoKey returns the key Memoize stores k under: prefix (the escaped
+// name and ':'), then the part encode makes of k.
+func memoKey[K any](prefix string, encode func(K) (string, error), k K) (string, error) {
 	part, err := encode(k)
 	if err != nil {
-		return "", failure("memoize", name, ErrInvalidKey, err)
+		return "", failure("memoize", strings.TrimSuffix(prefix, ":"), ErrInvalidKey, err)
 	}
-	return name + ":" + part, nil
+	return prefix + part, nil
 }

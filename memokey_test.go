@@ -12,12 +12,21 @@ import (
 	"github.com/corralhq/corral"
 )
 
-// A Memoize result is invalidated by deleting "name:k", the name as it is,
-// whatever it holds (':' included) and however long it is.
+// A Memoize result is invalidated by deleting MemoizeKey(name, k): "name:k"
+// for a plain name, the name escaped when it holds ':', '%' or unsafe bytes,
+// however long it is; two functions never share a key.
 func TestMemoizeKeyIsNameColonArgument(t *testing.T) {
 	c := corral.New(newMemory(t))
-	for _, name := range []string{"users:v2", "a%3Ab", "with space", strings.Repeat("n", 150)} {
+	for _, name := range []string{"user", "users:v2", "a%3Ab", "with space", strings.Repeat("n", 150)} {
 		t.Run(name[:min(len(name), 10)], func(t *testing.T) { checkMemoizeKey(t, c, name) })
+	}
+	if k, _ := corral.MemoizeKey("user", 42); k != "user:42" {
+		t.Errorf(`MemoizeKey("user", 42) = %q, want "user:42"`, k)
+	}
+	ab, _ := corral.MemoizeKey("a:b", "c")
+	a, _ := corral.MemoizeKey("a", "b:c")
+	if ab == a {
+		t.Errorf(`Memoize "a:b"("c") and "a"("b:c") share the key %q`, a)
 	}
 }
 
@@ -34,13 +43,15 @@ func checkMemoizeKey(t *testing.T, c *corral.Cache, name string) {
 	if runs.Load() != 1 {
 		t.Fatalf("%d runs for one key, want 1", runs.Load())
 	}
-	if found, _ := c.Has(ctx, name+":42"); !found {
-		t.Fatalf("nothing under %.30q", name+":42")
+	key, err := corral.MemoizeKey(name, 42)
+	must(t, err)
+	if found, _ := c.Has(ctx, key); !found {
+		t.Fatalf("nothing under %.30q", key)
 	}
-	must(t, c.Delete(ctx, name+":42"))
+	must(t, c.Delete(ctx, key))
 	load(ctx, 42)
 	if runs.Load() != 2 {
-		t.Fatal("Delete of name:42 did not invalidate the result")
+		t.Fatal("Delete of MemoizeKey(name, 42) did not invalidate the result")
 	}
 }
 
@@ -81,7 +92,7 @@ func TestMemoizeRefusesNaNKeys(t *testing.T) {
 func TestMemoizeKey(t *testing.T) {
 	ctx := context.Background()
 	c := corral.New(newMemory(t))
-	if k, err := corral.MemoizeKey("users:v2", 42); k != "users:v2:42" || err != nil {
+	if k, err := corral.MemoizeKey("users:v2", 42); k != "users%3Av2:42" || err != nil {
 		t.Fatalf(`MemoizeKey("users:v2", 42) = %q, %v`, k, err)
 	}
 	type point struct {
