@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -67,15 +68,28 @@ func TestCacheTTLOnFakeClock(t *testing.T) {
 
 // A store dropped without Close stops its janitor once it is collected.
 func TestMemoryStoreJanitorStopsWhenUnreachable(t *testing.T) {
-	base := runtime.NumGoroutine()
-	for range 20 {
-		corral.NewMemoryStore(corral.CleanupInterval(time.Hour))
+	base := janitors()
+	stores := make([]*corral.MemoryStore, 20)
+	for i := range stores {
+		stores[i] = corral.NewMemoryStore(corral.CleanupInterval(time.Hour))
 	}
-	if runtime.NumGoroutine() < base+20 {
-		t.Fatalf("janitors did not start")
-	}
-	eventually(t, "back to the goroutines before", func() bool {
+	eventually(t, "20 janitors running", func() bool { return janitors() >= base+20 })
+	runtime.KeepAlive(stores) // unreachable from here on
+	eventually(t, "the 20 janitors gone", func() bool {
 		runtime.GC()
-		return runtime.NumGoroutine() <= base
+		return janitors() <= base
 	})
+}
+
+// janitors counts the goroutines running a memory store's janitor (other
+// tests' goroutines come and go: counting all of them is not a measure).
+func janitors() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "(*memoryStore).janitor(")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
