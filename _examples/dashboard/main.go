@@ -42,7 +42,7 @@ import (
 //go:embed page.html
 var pageHTML string
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{"ms": ms}).Parse(pageHTML))
+var templates = template.Must(template.New("").Funcs(template.FuncMap{"took": took}).Parse(pageHTML))
 
 // The cache keys the page uses: Delete them and the next load recomputes.
 const (
@@ -77,7 +77,7 @@ type dashboard struct {
 	cfg          config
 	c            *corral.Cache
 	store        *switchStore
-	stats        func(context.Context, string) (DashboardStats, error)
+	aggregate    func(ctx context.Context, period string) (DashboardStats, error) // memoized
 
 	// What the example counts itself, so that each number says one thing.
 	pageRequests, pageNot200, pageRenders, computations atomic.Uint64
@@ -91,7 +91,7 @@ func newDashboard(cfg config) *dashboard {
 
 	// The expensive aggregate, computed once per TTL however many pages ask
 	// for it at once.
-	d.stats = corral.Memoize(d.c, "stats", cfg.ttl, func(ctx context.Context, period string) (DashboardStats, error) {
+	d.aggregate = corral.Memoize(d.c, "stats", cfg.ttl, func(ctx context.Context, period string) (DashboardStats, error) {
 		d.computations.Add(1)
 		d.recent.computed()
 		return computeDashboardStats(ctx, cfg.work)
@@ -144,7 +144,7 @@ func computeDashboardStats(ctx context.Context, work time.Duration) (DashboardSt
 // renderReport is the page's expensive part, behind c.Handler: it runs on a
 // miss only.
 func (d *dashboard) renderReport(w http.ResponseWriter, r *http.Request) {
-	s, err := d.stats(r.Context(), "7d")
+	s, err := d.aggregate(r.Context(), "7d")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
@@ -173,7 +173,7 @@ func (d *dashboard) frame(report http.Handler) http.Handler {
 		d.pageRequests.Add(1)
 		d.recent.request(took, kindOf(status), d.c.BreakerState())
 
-		for _, h := range []string{"Cache-Status", "Age"} {
+		for _, h := range []string{"Cache-Status", "Age", "Content-Type"} {
 			if v := inner.header.Get(h); v != "" {
 				w.Header().Set(h, v)
 			}
@@ -184,9 +184,11 @@ func (d *dashboard) frame(report http.Handler) http.Handler {
 			_, _ = w.Write(inner.body.Bytes())
 			return
 		}
+		_, detail, _ := strings.Cut(status, "detail=") // why it was not stored
 		var page bytes.Buffer
 		err := templates.ExecuteTemplate(&page, "page", map[string]any{
 			"Status": status, "Kind": kindOf(status), "Age": inner.header.Get("Age"), "Took": took,
+			"Detail": detail,
 			"Report": template.HTML(inner.body.String()), "Work": d.cfg.work, "TTL": d.cfg.ttl,
 		})
 		if err != nil {
@@ -298,8 +300,20 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// ms is a duration in milliseconds, for people and for JSON.
+// ms is a duration in milliseconds, for JSON.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// took is a duration in milliseconds, for people.
+func took(d time.Duration) string {
+	switch v := ms(d); {
+	case v < 1:
+		return fmt.Sprintf("%.2f ms", v)
+	case v < 10:
+		return fmt.Sprintf("%.1f ms", v)
+	default:
+		return fmt.Sprintf("%.0f ms", v)
+	}
+}
 
 // capture is a ResponseWriter that keeps the response.
 type capture struct {

@@ -114,6 +114,7 @@ func (w *window) snapshot(now time.Time, breaker string) map[string]any {
 		"points":         points,
 		"requests":       total.Requests,
 		"computations":   total.Computed,
+		"hits":           total.Hits,
 		"hit_ratio":      ratio,
 		"hit_p50_ms":     total.HitP50, "hit_p99_ms": total.HitP99,
 		"miss_p50_ms": total.MissP50, "miss_p99_ms": total.MissP99,
