@@ -201,8 +201,8 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 	return true, nil
 }
 
-// Set stores value under key for ttl (0: the default TTL, [NoExpiration]:
-// forever, other negatives: delete key).
+// Set stores value under key for ttl (0: the default TTL, [NoExpiration] or
+// a TTL past a century: forever, other negatives: delete key).
 func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
 	sk, err := c.key(key)
 	if err != nil {
@@ -354,7 +354,7 @@ func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
 }
 
 // ttl resolves a caller's ttl into a store ttl, and reports false when the
-// value is already expired.
+// value is already expired. A ttl past [maxTTL] is forever: 0.
 func (c *Cache) ttl(ttl time.Duration) (time.Duration, bool) {
 	switch {
 	case ttl == 0:
@@ -362,11 +362,17 @@ func (c *Cache) ttl(ttl time.Duration) (time.Duration, bool) {
 	case ttl < 0 && ttl != NoExpiration:
 		return 0, false
 	}
-	if ttl == NoExpiration {
+	if ttl == NoExpiration || ttl > maxTTL {
 		return 0, true
 	}
 	return ttl, true
 }
+
+// maxTTL is the longest TTL kept as it is; a longer one (math.MaxInt64, say)
+// means forever. Now plus a longer TTL would not fit in the int64 Unix
+// nanoseconds that entries and stores hold (they end in 2262), and a TTL
+// plus a stale window could wrap to a negative one.
+const maxTTL = 100 * 365 * 24 * time.Hour
 
 func (c *Cache) encode(key string, value any) ([]byte, error) {
 	data, err := c.codec.Marshal(value)

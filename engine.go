@@ -366,9 +366,12 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 	if err != nil {
 		j.c.stats.computeErrors.Add(1)
 		if j.cfg.caches(err) && !storeDown {
-			now := time.Now()
-			e := envelope.Entry{Negative: true, WrittenAt: now, FreshUntil: now.Add(j.cfg.negativeTTL)}
-			j.c.storeEntry(ctx, p, j.sk, j.key, &e, j.cfg.negativeTTL)
+			ttl, _ := j.c.ttl(j.cfg.negativeTTL) // positive; 0 when forever
+			e := envelope.Entry{Negative: true, WrittenAt: time.Now()}
+			if ttl > 0 {
+				e.FreshUntil = e.WrittenAt.Add(ttl)
+			}
+			j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl)
 		}
 		return got, err
 	}
@@ -406,11 +409,13 @@ func (j *job[T]) store(ctx context.Context, p *pending, v T, ttl time.Duration) 
 	now := time.Now()
 	e := envelope.Entry{WrittenAt: now, Payload: payload}
 	storeTTL := time.Duration(0)
-	if ttl > 0 {
+	if ttl > 0 { // at most maxTTL: c.ttl made longer ones forever
 		ttl = j.cfg.jittered(ttl)
 		e.FreshUntil = now.Add(ttl)
-		storeTTL = ttl + j.cfg.staleWindow()
-		e.StaleUntil = now.Add(storeTTL)
+		if window := j.cfg.staleWindow(); window <= maxTTL-ttl { // else kept forever, and never wraps
+			storeTTL = ttl + window
+			e.StaleUntil = now.Add(storeTTL)
+		}
 	}
 	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, storeTTL), payload
 }

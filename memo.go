@@ -13,7 +13,8 @@ import (
 var ErrRecursion = errors.New("corral: computation asks for its own key")
 
 // GetOrSet returns the value cached under key, or computes it with fn, stores
-// it for ttl (0: the cache's default TTL, [NoExpiration]: forever) and returns
+// it for ttl (0: the cache's default TTL, [NoExpiration] or a TTL past a
+// century, math.MaxInt64 say: forever) and returns
 // it. Concurrent calls for one key in this process run fn once and all get
 // its result (with [DistributedLock], once across the processes that share
 // the store).
@@ -21,7 +22,8 @@ var ErrRecursion = errors.New("corral: computation asks for its own key")
 // fn runs with a context detached from the caller's cancellation, bounded by
 // [ComputeTimeout], and carrying the caller's values. Each caller waits with
 // its own context: one whose context ends gets its context's error while fn
-// goes on for the others. A panic in fn re-panics in the caller whose fn ran
+// goes on for the others, and one whose context has already ended gets its
+// error at once, with nothing read or started. A panic in fn re-panics in the caller whose fn ran
 // and gives the other callers an error wrapping [ErrPanicked].
 //
 // A value stored under key by [Cache.Set] is a hit too, if it decodes into T.
@@ -50,6 +52,10 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 // getOrSet is GetOrSet for a store key already made.
 func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duration,
 	fn func(context.Context) (T, error), cfg *memoConfig) (T, error) {
+	if err := ctx.Err(); err != nil { // the caller has left: nothing to read or start for it
+		var zero T
+		return zero, err
+	}
 	share := immutable[T]()
 	if share { // the hit path, before anything is made for a computation
 		if v, _, ok := sharedHit[T](c, sk, c.codec); ok {

@@ -5,6 +5,7 @@ package corral_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -200,6 +201,145 @@ func TestReadAfterDeleteDoesNotJoinOldComputation(t *testing.T) {
 		}
 		if v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load); v != 2 {
 			t.Fatalf("stored value = %v, want 2 (the computation overtaken by the Delete must not store)", v)
+		}
+	})
+}
+
+// A call that starts after a Set (here for ever: NoExpiration) or a Clear
+// returned does not get the value of a computation that started before it:
+// it reads the write (Set) or computes anew (Clear), and the old value is
+// not stored over it.
+func TestReadAfterSetOrClearDoesNotGetOldComputation(t *testing.T) {
+	ctx := context.Background()
+	writes := []struct {
+		name  string
+		write func(c *corral.Cache) error
+		want  int32 // what a call after the write gets, and what stays stored
+	}{
+		{"Set forever", func(c *corral.Cache) error { return c.Set(ctx, "user:42", int32(9), corral.NoExpiration) }, 9},
+		{"Clear", func(c *corral.Cache) error { return c.Clear(ctx) }, 2},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newBubbleCache(t)
+				var version atomic.Int32
+				release := make(chan struct{})
+				load := func(ctx context.Context) (int32, error) {
+					v := version.Add(1)
+					if v == 1 {
+						<-release
+					}
+					return v, nil
+				}
+				first := make(chan int32)
+				go func() {
+					v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load)
+					first <- v
+				}()
+				synctest.Wait()
+				must(t, w.write(c))
+				got := make(chan int32, 1)
+				go func() { v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load); got <- v }()
+				synctest.Wait()
+				select {
+				case v := <-got:
+					if v != w.want {
+						t.Fatalf("GetOrSet after %s = %v, want %v", w.name, v, w.want)
+					}
+				default:
+					close(release)
+					t.Fatalf("GetOrSet after %s waits for the computation that started before it (got %v)", w.name, <-got)
+				}
+				close(release)
+				if v := <-first; v != 1 {
+					t.Fatalf("the first caller got %v", v)
+				}
+				if v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load); v != w.want {
+					t.Fatalf("stored value = %v, want %v (the overtaken computation must not store)", v, w.want)
+				}
+			})
+		})
+	}
+}
+
+// A TTL or stale window of "forever" (math.MaxInt64) does not overflow the
+// times stored with the value: it stays a hit (or a usable stale value) on
+// every later call, however late.
+func TestForeverTTLsDoNotOverflow(t *testing.T) {
+	ctx := context.Background()
+	const forever = time.Duration(math.MaxInt64)
+	const late = 200 * 365 * 24 * time.Hour
+	errDown := errors.New("down")
+	cases := []struct {
+		name string
+		ttl  time.Duration
+		opt  corral.MemoOption
+	}{
+		{"ttl", forever, corral.Jitter(0.1)},
+		{"StaleWhileRevalidate", time.Minute, corral.StaleWhileRevalidate(forever)},
+		{"StaleIfError", time.Minute, corral.StaleIfError(forever)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newBubbleCache(t)
+				fail := false
+				fn := func(context.Context) (string, error) {
+					if fail {
+						return "", errDown
+					}
+					return "v", nil
+				}
+				if v, err := corral.GetOrSet(ctx, c, "k", tc.ttl, fn, tc.opt); v != "v" || err != nil {
+					t.Fatalf("first call = %q, %v", v, err)
+				}
+				fail = true // from now on a computation fails: only the stored value answers
+				for _, wait := range []time.Duration{time.Second, time.Hour, late} {
+					time.Sleep(wait)
+					if v, err := corral.GetOrSet(ctx, c, "k", tc.ttl, fn, tc.opt); v != "v" || err != nil {
+						t.Fatalf("after %v more = %q, %v; want the stored value", wait, v, err)
+					}
+					synctest.Wait() // a background refresh, if any, has ended
+				}
+			})
+		})
+	}
+	t.Run("Set", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c := newBubbleCache(t)
+			must(t, c.Set(ctx, "k", "v", forever))
+			time.Sleep(late)
+			if found, err := c.Get(ctx, "k", nil); !found || err != nil {
+				t.Fatalf("Set for %v: found %v, %v after %v", forever, found, err, late)
+			}
+		})
+	})
+}
+
+// A caller whose context has already ended gets its context's error at
+// once: no computation starts, and the store is not counted as failing.
+func TestEndedContextStartsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newBubbleCache(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		var runs atomic.Int32
+		fn := func(context.Context) (int, error) { runs.Add(1); return 1, nil }
+		if _, err := corral.GetOrSet(ctx, c, "k", time.Minute, fn); !errors.Is(err, context.Canceled) {
+			t.Fatalf("GetOrSet with an ended context = %v, want context.Canceled", err)
+		}
+		if _, err := corral.Memoize(c, "m", time.Minute, func(ctx context.Context, k int) (int, error) {
+			return fn(ctx)
+		})(ctx, 1); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Memoize with an ended context = %v, want context.Canceled", err)
+		}
+		synctest.Wait()
+		if n := runs.Load(); n != 0 {
+			t.Errorf("%d computations ran for callers that had already left", n)
+		}
+		if s := c.Stats(); s.Errors != 0 || s.Computations != 0 {
+			t.Errorf("stats = %+v, want no store error and no computation", s)
 		}
 	})
 }
