@@ -319,8 +319,9 @@ func (c *Cache) Clear(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("corral: clear: the store has no Clear: %w", errors.ErrUnsupported)
 	}
-	c.overtakeAll()
-	if err := c.call(ctx, opClear, func(ctx context.Context) error { return cl.Clear(ctx, escapePart(c.ns.prefix)+":") }); err != nil {
+	prefix := escapePart(c.ns.prefix) + ":"
+	c.overtakePrefix(prefix)
+	if err := c.call(ctx, opClear, func(ctx context.Context) error { return cl.Clear(ctx, prefix) }); err != nil {
 		return c.failed(opClear, "", err)
 	}
 	return nil

@@ -343,3 +343,33 @@ func TestEndedContextStartsNothing(t *testing.T) {
 		}
 	})
 }
+
+// Clear of one prefix leaves the computations of other prefixes alone: their
+// values are stored, and a later caller of theirs still joins them.
+func TestClearKeepsOtherPrefixesComputations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newBubbleCache(t)
+		a, b := c.WithPrefix("a"), c.WithPrefix("b")
+		blk := newBlocked("b's value")
+		got := make(chan string, 2)
+		call := func() { v, _ := corral.GetOrSet(ctx, b, "k", time.Minute, blk.fn); got <- v }
+		go call()
+		<-blk.started
+		must(t, a.Clear(ctx))
+		go call()
+		synctest.Wait() // the second caller waits for the first one's computation
+		close(blk.release)
+		for range 2 {
+			if v := <-got; v != "b's value" {
+				t.Fatalf("caller got %q", v)
+			}
+		}
+		if n := blk.runs.Load(); n != 1 {
+			t.Errorf("%d computations of b's key, want 1: a Clear of prefix a made a caller of b compute anew", n)
+		}
+		if found, _ := b.Get(ctx, "k", nil); !found {
+			t.Error("a Clear of prefix a kept b's computation from storing its value")
+		}
+	})
+}

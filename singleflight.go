@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 )
@@ -182,10 +183,15 @@ func (f *flights) forget(key string, fl *flight) {
 	f.mu.Unlock()
 }
 
-// forgetAll forgets every flight (Clear).
-func (f *flights) forgetAll() {
+// forgetPrefix forgets the flights whose keys start with prefix (Clear of
+// one prefix).
+func (f *flights) forgetPrefix(prefix string) {
 	f.mu.Lock()
-	clear(f.m)
+	for key := range f.m {
+		if strings.HasPrefix(key, prefix) {
+			delete(f.m, key)
+		}
+	}
 	f.mu.Unlock()
 }
 
