@@ -33,7 +33,11 @@ const NoExpiration time.Duration = -1
 // A Cache is safe for concurrent use. The views returned by
 // [Cache.WithVersion], [Cache.WithPrefix] and [Cache.WithBuild] share its
 // store, its computations in flight and its [Stats]: a view is the same core
-// under another namespace.
+// under another namespace. Every Cache made in this process with one store
+// value shares its computations in flight too (not its Stats): a key is
+// computed once among them, and a write through one wins over a computation
+// through another. A store whose type cannot be compared (see [New]) is
+// shared that way only by a Cache and its views.
 type Cache struct {
 	*core
 	ns namespace
@@ -54,11 +58,10 @@ type core struct {
 	mem   *memoryStore // the store, when it is the memory store: hits skip decoding
 	guard *guard.Guard // nil for an in-process store
 
-	stats   counters
-	obs     observers
-	routes  routeRegistry // HTTP counters by route
-	flights flights       // one computation per store key
-	writes  writes        // writes overtake computations in flight
+	stats     counters
+	obs       observers
+	routes    routeRegistry // HTTP counters by route
+	*registry               // computations in flight and the writes that overtake them: shared by every Cache over the store
 }
 
 // namespace is the front of every store key of a cache or view.
@@ -69,7 +72,9 @@ type namespace struct {
 	front   string // "prefix:version:[build:]", escaped
 }
 
-// New returns a Cache over store. It panics on a nil store.
+// New returns a Cache over store. It panics on a nil store. Caches made with
+// one store value (the same pointer, or equal values of a comparable type)
+// share their computations in flight; see [Cache].
 func New(store Store, opts ...Option) *Cache {
 	if store == nil {
 		panic("corral: New(nil store)")
@@ -90,9 +95,7 @@ func New(store Store, opts ...Option) *Cache {
 		o(c)
 	}
 	c.ns.front = c.ns.make()
-	c.flights.onPanic = func(val any, stack []byte) {
-		c.log.Error("corral: computation panicked", slog.Any("panic", val), slog.String("stack", string(stack)))
-	}
+	c.registry = registryFor(store, c.core)
 	_, c.local = store.(inProcess)
 	if ms, ok := store.(*MemoryStore); ok {
 		c.mem = ms.memoryStore

@@ -373,3 +373,96 @@ func TestClearKeepsOtherPrefixesComputations(t *testing.T) {
 		}
 	})
 }
+
+// Writes win within the process, not only within one Cache: with two Caches
+// made on one store, a Delete through one while the other computes keeps
+// the old value out of the store, and later calls through either compute
+// anew instead of joining the old computation.
+func TestWritesWinAcrossCachesOnOneStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := corral.NewMemoryStore(corral.CleanupInterval(0))
+		a, b := corral.New(s), corral.New(s)
+		var version atomic.Int32
+		release := make(chan struct{})
+		load := func(ctx context.Context) (int32, error) {
+			v := version.Add(1)
+			if v == 1 {
+				<-release
+			}
+			return v, nil
+		}
+		first := make(chan int32)
+		go func() { v, _ := corral.GetOrSet(ctx, a, "k", time.Minute, load); first <- v }()
+		synctest.Wait()
+		must(t, b.Delete(ctx, "k"))
+		for name, c := range map[string]*corral.Cache{"a": a, "b": b} {
+			got := make(chan int32, 1)
+			go func() { v, _ := corral.GetOrSet(ctx, c, "k", time.Minute, load); got <- v }()
+			synctest.Wait()
+			select {
+			case v := <-got:
+				if v == 1 {
+					t.Errorf("a call through %s after the Delete got the old computation's value", name)
+				}
+			default:
+				t.Errorf("a call through %s after the Delete waits for the computation that started before it", name)
+				close(release)
+				<-got
+				release = nil
+			}
+		}
+		if release != nil {
+			close(release)
+		}
+		if v := <-first; v != 1 {
+			t.Fatalf("the first caller got %v", v)
+		}
+		var stored int32
+		if found, _ := b.Get(ctx, "k", &stored); found && stored == 1 {
+			t.Error("the computation overtaken by a Delete through another Cache stored its value")
+		}
+	})
+}
+
+// ErrRecursion only where a computation would wait for itself: not for a
+// cache in front of another cache (on another store) computing the same
+// key, nor for a goroutine a computation left behind that calls after the
+// computation ended.
+func TestRecursionOnlyOnSelfWait(t *testing.T) {
+	ctx := context.Background()
+	t.Run("cache in front of a cache", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			local, remote := newBubbleCache(t), newBubbleCache(t)
+			v, err := corral.GetOrSet(ctx, local, "k", time.Minute, func(ctx context.Context) (string, error) {
+				return corral.GetOrSet(ctx, remote, "k", time.Minute, func(context.Context) (string, error) { return "v", nil })
+			})
+			if v != "v" || err != nil {
+				t.Fatalf("local in front of remote = %q, %v; want the value", v, err)
+			}
+		})
+	})
+	t.Run("goroutine left behind", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c := newBubbleCache(t)
+			ended := make(chan struct{})
+			late := make(chan error, 1)
+			fn := func(context.Context) (int, error) { return 1, nil }
+			_, err := corral.GetOrSet(ctx, c, "k", time.Millisecond, func(ctx context.Context) (int, error) {
+				bg := context.WithoutCancel(ctx)
+				go func() {
+					<-ended
+					_, err := corral.GetOrSet(bg, c, "k", time.Minute, fn)
+					late <- err
+				}()
+				return 0, nil
+			})
+			must(t, err)
+			time.Sleep(time.Second) // the value expired: the late call computes
+			close(ended)
+			if err := <-late; err != nil {
+				t.Fatalf("a call after the computation ended = %v, want no error", err)
+			}
+		})
+	})
+}
