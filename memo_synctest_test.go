@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -464,5 +465,48 @@ func TestRecursionOnlyOnSelfWait(t *testing.T) {
 				t.Fatalf("a call after the computation ended = %v, want no error", err)
 			}
 		})
+	})
+}
+
+// Stale hits during one slow refresh hold no memory each: the refresh's
+// flight keeps no per-caller state (x/sync's DoChan, which corral used
+// before, added a channel per call), so 100,000 of them leave the heap flat.
+func TestStaleHitsDuringRefreshKeepHeapFlat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		c := newBubbleCache(t)
+		opt := corral.StaleWhileRevalidate(time.Hour)
+		release := make(chan struct{})
+		var runs atomic.Int32
+		fn := func(context.Context) (int, error) {
+			if runs.Add(1) > 1 {
+				<-release // the refresh is slow: it ends after every stale hit
+			}
+			return 1, nil
+		}
+		corral.GetOrSet(ctx, c, "k", time.Second, fn, opt)
+		time.Sleep(2 * time.Second)
+		corral.GetOrSet(ctx, c, "k", time.Second, fn, opt) // starts the refresh
+		synctest.Wait()
+		const hits = 100_000
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range hits {
+			if v, err := corral.GetOrSet(ctx, c, "k", time.Second, fn, opt); v != 1 || err != nil {
+				t.Fatalf("stale hit = %v, %v", v, err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		close(release)
+		synctest.Wait()
+		if s := c.Stats(); s.Refreshes != 1 || s.StaleServed != hits+1 {
+			t.Fatalf("stats = %+v, want one refresh and %d stale values served", s, hits+1)
+		}
+		if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 2<<20 {
+			t.Fatalf("the heap grew by %d bytes over %d stale hits during one refresh (%.1f bytes each)",
+				grown, hits, float64(grown)/hits)
+		}
 	})
 }
