@@ -7,9 +7,10 @@ import (
 )
 
 // ErrRecursion is returned when a computation asks, directly or through
-// other memoized calls, for the key it is computing: waiting would wait for
-// itself. It is detected through the context the computation received, so
-// pass that context on.
+// other memoized calls, for the key it is computing, in a Cache on the same
+// store: waiting would wait for itself. It is detected through the context
+// the computation received, so pass that context on; a goroutine that keeps
+// that context and calls after the computation has ended is no recursion.
 var ErrRecursion = errors.New("corral: computation asks for its own key")
 
 // GetOrSet returns the value cached under key, or computes it with fn, stores
@@ -31,8 +32,10 @@ var ErrRecursion = errors.New("corral: computation asks for its own key")
 // holds something that does not decode, is a miss, and fn's value is returned
 // even when it cannot be stored. Errors from
 // fn are returned and not cached (but see [CacheNotFound]); with
-// [StaleIfError] a recent value is served instead. A Set, Delete or version
-// bump of key while fn runs wins: fn's value is returned but not stored.
+// [StaleIfError] a recent value is served instead. A Set, Delete, Clear or
+// version bump of key while fn runs, through any Cache made with the same
+// store in this process, wins: fn's value is returned but not stored, and a
+// call that starts after the write does not join fn.
 //
 // WARNING: the callers that share one computation share its result, computed
 // with the first caller's context. If fn's result depends on who asks (a
