@@ -3,7 +3,9 @@
 package corral_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"math"
 	"runtime"
@@ -509,4 +511,44 @@ func TestStaleHitsDuringRefreshKeepHeapFlat(t *testing.T) {
 				grown, hits, float64(grown)/hits)
 		}
 	})
+}
+
+// Caches on one store share a computation even when their codecs differ: a
+// waiter of another codec gets its own copy of the value, encoded with its
+// codec, not the leader's bytes read with the wrong one.
+func TestSharedComputationAcrossCodecs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := corral.NewMemoryStore(corral.CleanupInterval(0))
+		a, b := corral.New(s), corral.New(s, corral.WithCodec(gobCodec{}))
+		var runs atomic.Int32
+		release := make(chan struct{})
+		fn := func(context.Context) ([]string, error) { runs.Add(1); <-release; return []string{"x", "y"}, nil }
+		got := make(chan []string, 2)
+		for _, c := range []*corral.Cache{a, b} {
+			go func() { v, _ := corral.GetOrSet(ctx, c, "k", time.Minute, fn); got <- v }()
+			synctest.Wait()
+		}
+		close(release)
+		for range 2 {
+			if v := <-got; len(v) != 2 || v[0] != "x" || v[1] != "y" {
+				t.Fatalf("a caller got %q", v)
+			}
+		}
+		if n := runs.Load(); n != 1 {
+			t.Errorf("%d computations for two Caches on one store, want 1", n)
+		}
+	})
+}
+
+type gobCodec struct{}
+
+func (gobCodec) Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(v)
+	return buf.Bytes(), err
+}
+
+func (gobCodec) Unmarshal(data []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(data)).Decode(v)
 }
