@@ -33,7 +33,11 @@ const NoExpiration time.Duration = -1
 // A Cache is safe for concurrent use. The views returned by
 // [Cache.WithVersion], [Cache.WithPrefix] and [Cache.WithBuild] share its
 // store, its computations in flight and its [Stats]: a view is the same core
-// under another namespace.
+// under another namespace. Every Cache made in this process with one store
+// value shares its computations in flight too (not its Stats): a key is
+// computed once among them, and a write through one wins over a computation
+// through another. A store whose type cannot be compared (see [New]) is
+// shared that way only by a Cache and its views.
 type Cache struct {
 	*core
 	ns namespace
@@ -54,11 +58,10 @@ type core struct {
 	mem   *memoryStore // the store, when it is the memory store: hits skip decoding
 	guard *guard.Guard // nil for an in-process store
 
-	stats   counters
-	obs     observers
-	routes  routeRegistry // HTTP counters by route
-	flights flights       // one computation per store key
-	writes  writes        // writes overtake computations in flight
+	stats     counters
+	obs       observers
+	routes    routeRegistry // HTTP counters by route
+	*registry               // computations in flight and the writes that overtake them: shared by every Cache over the store
 }
 
 // namespace is the front of every store key of a cache or view.
@@ -69,7 +72,9 @@ type namespace struct {
 	front   string // "prefix:version:[build:]", escaped
 }
 
-// New returns a Cache over store. It panics on a nil store.
+// New returns a Cache over store. It panics on a nil store. Caches made with
+// one store value (the same pointer, or equal values of a comparable type)
+// share their computations in flight; see [Cache].
 func New(store Store, opts ...Option) *Cache {
 	if store == nil {
 		panic("corral: New(nil store)")
@@ -90,9 +95,7 @@ func New(store Store, opts ...Option) *Cache {
 		o(c)
 	}
 	c.ns.front = c.ns.make()
-	c.flights.onPanic = func(val any, stack []byte) {
-		c.log.Error("corral: computation panicked", slog.Any("panic", val), slog.String("stack", string(stack)))
-	}
+	c.registry = registryFor(store, c.core)
 	_, c.local = store.(inProcess)
 	if ms, ok := store.(*MemoryStore); ok {
 		c.mem = ms.memoryStore
@@ -205,8 +208,8 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 	return true, nil
 }
 
-// Set stores value under key for ttl (0: the default TTL, [NoExpiration]:
-// forever, other negatives: delete key).
+// Set stores value under key for ttl (0: the default TTL, [NoExpiration] or
+// a TTL past a century: forever, other negatives: delete key).
 func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
 	sk, err := c.key(key)
 	if err != nil {
@@ -325,8 +328,9 @@ func (c *Cache) Clear(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("corral: clear: the store has no Clear: %w", errors.ErrUnsupported)
 	}
-	c.overtakeAll()
-	if err := c.call(ctx, opClear, func(ctx context.Context) error { return cl.Clear(ctx, escapePart(c.ns.prefix)+":") }); err != nil {
+	prefix := escapePart(c.ns.prefix) + ":"
+	c.overtakePrefix(prefix)
+	if err := c.call(ctx, opClear, func(ctx context.Context) error { return cl.Clear(ctx, prefix) }); err != nil {
 		return c.failed(opClear, "", err)
 	}
 	return nil
@@ -360,7 +364,7 @@ func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
 }
 
 // ttl resolves a caller's ttl into a store ttl, and reports false when the
-// value is already expired.
+// value is already expired. A ttl past [maxTTL] is forever: 0.
 func (c *Cache) ttl(ttl time.Duration) (time.Duration, bool) {
 	switch {
 	case ttl == 0:
@@ -368,11 +372,17 @@ func (c *Cache) ttl(ttl time.Duration) (time.Duration, bool) {
 	case ttl < 0 && ttl != NoExpiration:
 		return 0, false
 	}
-	if ttl == NoExpiration {
+	if ttl == NoExpiration || ttl > maxTTL {
 		return 0, true
 	}
 	return ttl, true
 }
+
+// maxTTL is the longest TTL kept as it is; a longer one (math.MaxInt64, say)
+// means forever. Now plus a longer TTL would not fit in the int64 Unix
+// nanoseconds that entries and stores hold (they end in 2262), and a TTL
+// plus a stale window could wrap to a negative one.
+const maxTTL = 100 * 365 * 24 * time.Hour
 
 func (c *Cache) encode(key string, value any) ([]byte, error) {
 	data, err := c.codec.Marshal(value)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/corralhq/corral/internal/envelope"
@@ -69,6 +70,7 @@ type computed[T any] struct {
 	verdict   verdict
 	stored    bool
 	payload   []byte    // the encoded value, for callers that need their own copy
+	codec     Codec     // payload's codec: another Cache on the store may use another
 	fromStore bool      // found stored by the re-read: no computation ran
 	writtenAt time.Time // when fromStore
 }
@@ -76,7 +78,7 @@ type computed[T any] struct {
 // load looks the key up, else joins or leads its computation, else falls back
 // to a stale value.
 func (j *job[T]) load(ctx context.Context) (result[T], error) {
-	if j.chain && inChain(ctx, j.sk) {
+	if j.chain && inChain(ctx, j.c.registry, j.flightKey()) {
 		return result[T]{}, fmt.Errorf("%w: %q", ErrRecursion, j.key)
 	}
 	l := j.lookup(ctx)
@@ -189,6 +191,7 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 	}
 	detached := context.WithoutCancel(ctx)
 	j.c.flights.start(j.flightKey(), func(func()) (any, error) {
+		defer j.c.logPanic()
 		j.c.stats.refreshes.Add(1) // only when no computation of the key was running
 		return j.compute(detached, run, nil, false)
 	})
@@ -200,6 +203,7 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 // stale-if-error covers: it gets the stale value instead).
 func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
 	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, func(release func()) (any, error) {
+		defer j.c.logPanic()
 		return j.compute(ctx, j.run, release, l.storeDown)
 	})
 	if out.err != nil {
@@ -228,6 +232,7 @@ var errFailedShared = errors.New("corral: the shared computation failed")
 // goroutine of its own so that the caller still waits with its own context.
 func (j *job[T]) computeAlone(ctx context.Context, storeDown bool) (result[T], error) {
 	out := j.c.flights.alone(ctx, func(func()) (any, error) {
+		defer j.c.logPanic()
 		return j.compute(ctx, j.run, nil, storeDown)
 	})
 	if out.err != nil {
@@ -274,7 +279,7 @@ func (j *job[T]) handOut(got computed[T], own bool) (result[T], bool) {
 func (j *job[T]) copyOf(got computed[T]) (T, bool) {
 	var v T
 	payload := got.payload
-	if payload == nil {
+	if payload == nil || !sameCodec(got.codec, j.codec) {
 		var err error
 		if payload, err = j.codec.Marshal(got.val); err != nil {
 			return v, false
@@ -312,7 +317,9 @@ func (j *job[T]) failedVerdict(v T) bool {
 func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool) (computed[T], error) {
 	cctx := context.WithoutCancel(ctx)
 	if j.chain {
-		cctx = withChain(cctx, j.sk)
+		var link *chain
+		cctx, link = withChain(cctx, j.c.registry, j.flightKey())
+		defer link.end()
 	}
 	cctx, cancel := context.WithTimeout(cctx, j.cfg.computeTimeout)
 	defer cancel()
@@ -354,7 +361,7 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], unlock func(), ok
 	if j.codec.Unmarshal(e.Payload, &got.val) != nil {
 		return got, unlock, false
 	}
-	got.fromStore, got.writtenAt, got.payload = true, e.WrittenAt, e.Payload
+	got.fromStore, got.writtenAt, got.payload, got.codec = true, e.WrittenAt, e.Payload, j.codec
 	got.verdict.store = true
 	return got, unlock, true
 }
@@ -366,9 +373,12 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 	if err != nil {
 		j.c.stats.computeErrors.Add(1)
 		if j.cfg.caches(err) && !storeDown {
-			now := time.Now()
-			e := envelope.Entry{Negative: true, WrittenAt: now, FreshUntil: now.Add(j.cfg.negativeTTL)}
-			j.c.storeEntry(ctx, p, j.sk, j.key, &e, j.cfg.negativeTTL)
+			ttl, _ := j.c.ttl(j.cfg.negativeTTL) // positive; 0 when forever
+			e := envelope.Entry{Negative: true, WrittenAt: time.Now()}
+			if ttl > 0 {
+				e.FreshUntil = e.WrittenAt.Add(ttl)
+			}
+			j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl)
 		}
 		return got, err
 	}
@@ -384,6 +394,7 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 		return got, nil
 	}
 	got.stored, got.payload = j.store(ctx, p, v, got.verdict.ttl)
+	got.codec = j.codec
 	if !got.stored && got.verdict.reason == "" {
 		got.verdict.reason = "not-stored"
 	}
@@ -406,11 +417,13 @@ func (j *job[T]) store(ctx context.Context, p *pending, v T, ttl time.Duration) 
 	now := time.Now()
 	e := envelope.Entry{WrittenAt: now, Payload: payload}
 	storeTTL := time.Duration(0)
-	if ttl > 0 {
+	if ttl > 0 { // at most maxTTL: c.ttl made longer ones forever
 		ttl = j.cfg.jittered(ttl)
 		e.FreshUntil = now.Add(ttl)
-		storeTTL = ttl + j.cfg.staleWindow()
-		e.StaleUntil = now.Add(storeTTL)
+		if window := j.cfg.staleWindow(); window <= maxTTL-ttl { // else kept forever, and never wraps
+			storeTTL = ttl + window
+			e.StaleUntil = now.Add(storeTTL)
+		}
 	}
 	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, storeTTL), payload
 }
@@ -442,4 +455,14 @@ func (cfg *memoConfig) jittered(ttl time.Duration) time.Duration {
 // caches reports whether err is a "not found" that CacheNotFound caches.
 func (cfg *memoConfig) caches(err error) bool {
 	return cfg.notFound != nil && errors.Is(err, cfg.notFound) && !isContextErr(err)
+}
+
+// logPanic, deferred by a computation, logs its panic with the stack to the
+// cache's logger and lets the panic go on to the flight, which hands it to
+// the callers. The flights may be shared with Caches that log elsewhere.
+func (c *Cache) logPanic() {
+	if r := recover(); r != nil {
+		c.log.Error("corral: computation panicked", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		panic(r)
+	}
 }

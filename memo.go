@@ -8,13 +8,15 @@ import (
 )
 
 // ErrRecursion is returned when a computation asks, directly or through
-// other memoized calls, for the key it is computing: waiting would wait for
-// itself. It is detected through the context the computation received, so
-// pass that context on.
+// other memoized calls, for the key it is computing, in a Cache on the same
+// store: waiting would wait for itself. It is detected through the context
+// the computation received, so pass that context on; a goroutine that keeps
+// that context and calls after the computation has ended is no recursion.
 var ErrRecursion = errors.New("corral: computation asks for its own key")
 
 // GetOrSet returns the value cached under key, or computes it with fn, stores
-// it for ttl (0: the cache's default TTL, [NoExpiration]: forever) and returns
+// it for ttl (0: the cache's default TTL, [NoExpiration] or a TTL past a
+// century, math.MaxInt64 say: forever) and returns
 // it. Concurrent calls for one key in this process run fn once and all get
 // its result (with [DistributedLock], once across the processes that share
 // the store).
@@ -22,7 +24,8 @@ var ErrRecursion = errors.New("corral: computation asks for its own key")
 // fn runs with a context detached from the caller's cancellation, bounded by
 // [ComputeTimeout], and carrying the caller's values. Each caller waits with
 // its own context: one whose context ends gets its context's error while fn
-// goes on for the others. A panic in fn re-panics in the caller whose fn ran
+// goes on for the others, and one whose context has already ended gets its
+// error at once, with nothing read or started. A panic in fn re-panics in the caller whose fn ran
 // and gives the other callers an error wrapping [ErrPanicked].
 //
 // A value stored under key by [Cache.Set] is a hit too, if it decodes into T.
@@ -30,8 +33,10 @@ var ErrRecursion = errors.New("corral: computation asks for its own key")
 // holds something that does not decode, is a miss, and fn's value is returned
 // even when it cannot be stored. Errors from
 // fn are returned and not cached (but see [CacheNotFound]); with
-// [StaleIfError] a recent value is served instead. A Set, Delete or version
-// bump of key while fn runs wins: fn's value is returned but not stored.
+// [StaleIfError] a recent value is served instead. A Set, Delete, Clear or
+// version bump of key while fn runs, through any Cache made with the same
+// store in this process, wins: fn's value is returned but not stored, and a
+// call that starts after the write does not join fn.
 //
 // WARNING: the callers that share one computation share its result, computed
 // with the first caller's context. If fn's result depends on who asks (a
@@ -51,6 +56,10 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 // getOrSet is GetOrSet for a store key already made.
 func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Duration,
 	fn func(context.Context) (T, error), cfg *memoConfig) (T, error) {
+	if err := ctx.Err(); err != nil { // the caller has left: nothing to read or start for it
+		var zero T
+		return zero, err
+	}
 	share := immutable[T]()
 	if share { // the hit path, before anything is made for a computation
 		if v, _, ok := sharedHit[T](c, sk, c.codec); ok {

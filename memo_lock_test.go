@@ -54,8 +54,7 @@ func TestDistributedLockOnRedis(t *testing.T) {
 // The lock fails open: when its owner does not store a value within the
 // wait, the waiting instance computes itself.
 func TestDistributedLockFailsOpen(t *testing.T) {
-	store := newMemory(t)
-	a, b := corral.New(store), corral.New(store)
+	a, b := twoInstances(t)
 	stuck := newBlocked("from the stuck owner")
 	defer close(stuck.release)
 	go corral.GetOrSet(context.Background(), a, "k", time.Minute, stuck.fn, corral.DistributedLock(time.Minute))
@@ -79,8 +78,7 @@ func TestDistributedLockFailsOpen(t *testing.T) {
 // An owner whose computation fails releases the lock: a waiter takes it and
 // computes, without waiting for the whole wait.
 func TestDistributedLockOwnerFails(t *testing.T) {
-	store := newMemory(t)
-	a, b := corral.New(store), corral.New(store)
+	a, b := twoInstances(t)
 	opt := corral.DistributedLock(time.Minute)
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -107,3 +105,17 @@ func TestDistributedLockOwnerFails(t *testing.T) {
 		t.Fatal("b waited for the whole wait after the owner released")
 	}
 }
+
+// twoInstances returns two Caches that stand for two processes on one
+// shared store: each has a store value of its own over one memory store, so
+// they share the data but not their computations in flight (Caches made
+// with one store value share those, as in one process).
+func twoInstances(t *testing.T) (*corral.Cache, *corral.Cache) {
+	t.Helper()
+	s := corral.NewMemoryStore()
+	t.Cleanup(func() { s.Close() })
+	return corral.New(&instanceStore{s}), corral.New(&instanceStore{s})
+}
+
+// instanceStore is one process's handle on a shared store.
+type instanceStore struct{ *corral.MemoryStore }

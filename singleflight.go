@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,10 +30,6 @@ import (
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight // lazily made; guarded by mu
-
-	// onPanic, when set, sees every panic with the stack it had: the leader
-	// re-panics with the value alone. Set it before the first call.
-	onPanic func(val any, stack []byte)
 }
 
 // flight is one computation in progress.
@@ -46,7 +43,6 @@ type flight struct {
 	err      error
 	panicked bool
 	panicVal any
-	stack    []byte
 	goexit   bool
 }
 
@@ -130,18 +126,15 @@ func (f *flights) flightOf(key string, fn func(release func()) (any, error)) (*f
 	return fl, true
 }
 
-// run runs fn and records how it ended: returned, panicked (with the value
-// and stack, which onPanic sees whether or not anyone still waits) or
-// called runtime.Goexit.
+// run runs fn and records how it ended: returned, panicked (with the value)
+// or called runtime.Goexit. fn logs its own panics (see
+// Cache.logPanic), whether or not anyone still waits.
 func (f *flights) run(key string, fl *flight, fn func(release func()) (any, error)) {
 	normal := false
 	defer func() {
 		if !normal {
 			if r := recover(); r != nil {
-				fl.panicked, fl.panicVal, fl.stack = true, r, debug.Stack()
-				if f.onPanic != nil {
-					f.onPanic(r, fl.stack)
-				}
+				fl.panicked, fl.panicVal = true, r
 			} else {
 				fl.goexit = true
 			}
@@ -182,10 +175,15 @@ func (f *flights) forget(key string, fl *flight) {
 	f.mu.Unlock()
 }
 
-// forgetAll forgets every flight (Clear).
-func (f *flights) forgetAll() {
+// forgetPrefix forgets the flights whose keys start with prefix (Clear of
+// one prefix).
+func (f *flights) forgetPrefix(prefix string) {
 	f.mu.Lock()
-	clear(f.m)
+	for key := range f.m {
+		if strings.HasPrefix(key, prefix) {
+			delete(f.m, key)
+		}
+	}
 	f.mu.Unlock()
 }
 
@@ -213,24 +211,37 @@ func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// chain is the list of keys being computed by the goroutines that led to this
-// context: a computation that asks for a key already in its chain would wait
-// for itself.
+// chain is the list of computations run by the goroutines that led to this
+// context: a computation that asks for a flight already in its chain would
+// wait for itself. A link names the flight by its registry (the store's, so
+// that a cache in front of another cache on another store computing the same
+// key is no recursion) and its key, and stops counting once its computation
+// has ended (a goroutine the computation left behind may call again).
 type chain struct {
+	reg    *registry
 	key    string
+	ended  atomic.Bool
 	parent *chain
 }
 
 type chainKey struct{}
 
-func withChain(ctx context.Context, key string) context.Context {
+// withChain returns ctx with the computation of key in reg added to its
+// chain, and the link: end it when the computation ends.
+func withChain(ctx context.Context, reg *registry, key string) (context.Context, *chain) {
 	parent, _ := ctx.Value(chainKey{}).(*chain)
-	return context.WithValue(ctx, chainKey{}, &chain{key: key, parent: parent})
+	link := &chain{reg: reg, key: key, parent: parent}
+	return context.WithValue(ctx, chainKey{}, link), link
 }
 
-func inChain(ctx context.Context, key string) bool {
+// end marks the link's computation ended.
+func (c *chain) end() { c.ended.Store(true) }
+
+// inChain reports whether the computation of key in reg is running in ctx's
+// chain.
+func inChain(ctx context.Context, reg *registry, key string) bool {
 	for c, _ := ctx.Value(chainKey{}).(*chain); c != nil; c = c.parent {
-		if c.key == key {
+		if c.reg == reg && c.key == key && !c.ended.Load() {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package corral
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -72,17 +73,20 @@ func (w *writes) overtake(sks ...string) {
 	markOvertaken(hit)
 }
 
-// overtakeAll marks every computation in flight overtaken (Clear).
-func (w *writes) overtakeAll() {
+// overtakePrefix marks the computations of the store keys under prefix
+// overtaken (Clear of one prefix).
+func (w *writes) overtakePrefix(prefix string) {
 	if w.n.Load() == 0 {
 		return
 	}
 	w.mu.Lock()
-	hit := make([]*pending, 0, len(w.m))
-	for _, p := range w.m {
-		hit = append(hit, p)
+	var hit []*pending
+	for sk, p := range w.m {
+		if strings.HasPrefix(sk, prefix) {
+			hit = append(hit, p)
+			delete(w.m, sk)
+		}
 	}
-	clear(w.m)
 	w.mu.Unlock()
 	markOvertaken(hit)
 }
@@ -117,8 +121,9 @@ func (c *Cache) overtake(sks ...string) {
 	c.writes.overtake(sks...)
 }
 
-// overtakeAll is overtake of every key (Clear).
-func (c *Cache) overtakeAll() {
-	c.flights.forgetAll()
-	c.writes.overtakeAll()
+// overtakePrefix is overtake of every store key under prefix (Clear): the
+// computations of other prefixes go on and store.
+func (c *Cache) overtakePrefix(prefix string) {
+	c.flights.forgetPrefix(prefix)
+	c.writes.overtakePrefix(prefix)
 }
