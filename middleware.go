@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/corralhq/corral/internal/httpcache"
@@ -244,12 +243,11 @@ func layerDepth(ctx context.Context) int {
 	return 0
 }
 
-// flightKey is the flight of a store key for a layer: a layer inside
-// another on the same key must not wait for the outer's computation, which
-// waits for it. Store keys hold no NUL byte, so the two never meet.
+// flightKey is the flight of a store key for a layer ("" for the outermost:
+// the store key itself); see layerFlight.
 func flightKey(sk string, depth int) string {
 	if depth == 0 {
 		return ""
 	}
-	return sk + "\x00layer" + strconv.Itoa(depth)
+	return layerFlight(sk, depth)
 }

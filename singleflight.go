@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,6 +172,31 @@ func (f *flights) forget(key string, fl *flight) {
 	f.mu.Lock()
 	if cur, ok := f.m[key]; ok && (fl == nil || cur == fl) {
 		delete(f.m, key)
+	}
+	f.mu.Unlock()
+}
+
+// maxLayers is how deep caching layers nest at most for a write to reach
+// their flights (a router's middleware, a subrouter's, a route's Handler).
+const maxLayers = 8
+
+// layerFlight is the flight key of a store key's computation in the caching
+// layer at depth (1: inside one other layer): a layer inside another on the
+// same key must not wait for the outer's computation, which waits for it.
+// Store keys hold no NUL byte, so the two never meet.
+func layerFlight(sk string, depth int) string {
+	return sk + "\x00layer" + strconv.Itoa(depth)
+}
+
+// forgetKey forgets the flights of a store key, in every layer, so that a
+// caller after a write computes anew.
+func (f *flights) forgetKey(sk string) {
+	f.forget(sk, nil)
+	f.mu.Lock()
+	if len(f.m) > 0 {
+		for d := 1; d <= maxLayers; d++ {
+			delete(f.m, layerFlight(sk, d))
+		}
 	}
 	f.mu.Unlock()
 }

@@ -114,3 +114,22 @@ func TestFlightGoexitPanicRelease(t *testing.T) {
 		})
 	})
 }
+
+// A write forgets the flights of its key in every caching layer, so that a
+// request through a nested layer after the write does not join a
+// computation from before it.
+func TestForgetKeyReachesLayers(t *testing.T) {
+	var f flights
+	block := make(chan struct{})
+	defer close(block)
+	wait := func(func()) (any, error) { <-block; return nil, nil }
+	for _, key := range []string{"k", layerFlight("k", 1), layerFlight("k", 2), "other"} {
+		f.start(key, wait)
+	}
+	f.forgetKey("k")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.m) != 1 || f.m["other"] == nil {
+		t.Fatalf("flights left after forgetKey(k): %d, want only other's", len(f.m))
+	}
+}

@@ -116,7 +116,7 @@ func (p *pending) storeUnlessOvertaken(store func()) bool {
 // them (they compute anew). Call it before writing.
 func (c *Cache) overtake(sks ...string) {
 	for _, sk := range sks {
-		c.flights.forget(sk, nil)
+		c.flights.forgetKey(sk)
 	}
 	c.writes.overtake(sks...)
 }
