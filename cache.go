@@ -198,14 +198,14 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = c.get(ctx, sk)
+	data, err := c.get(ctx, sk)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, c.failed(opGet, key, err)
 	}
-	return true, nil
+	return live(data), nil
 }
 
 // Set stores value under key for ttl (0: the default TTL, [NoExpiration] or
@@ -235,7 +235,10 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 }
 
 // Add stores value under key only if key holds no value, and reports whether
-// it stored. Under concurrent Adds of one key, exactly one stores.
+// it stored. Under concurrent Adds of one key, exactly one stores. A
+// memoized value that has expired (kept for its stale window) or a cached
+// "not found" is no value, as Django's add stores over an expired key: Add
+// then replaces it, which is not atomic against another Add of that key.
 func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duration) (bool, error) {
 	sk, err := c.key(key)
 	if err != nil {
@@ -253,13 +256,30 @@ func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duratio
 	c.overtake(sk)
 	var added bool
 	err = c.call(ctx, opAdd, func(ctx context.Context) (err error) {
-		added, err = c.store.Add(ctx, sk, data, ttl)
-		return err
+		if added, err = c.store.Add(ctx, sk, data, ttl); err != nil || added {
+			return err
+		}
+		return c.replaceDead(ctx, sk, data, ttl, &added)
 	})
 	if err != nil {
 		return false, c.failed(opAdd, key, err)
 	}
 	return added, nil
+}
+
+// replaceDead stores data under sk when what is there is no live value (an
+// expired memoized value, a cached "not found"), and sets *added.
+func (c *Cache) replaceDead(ctx context.Context, sk string, data []byte, ttl time.Duration, added *bool) error {
+	old, err := c.store.Get(ctx, sk)
+	switch {
+	case errors.Is(err, ErrNotFound): // gone since: try once more
+		*added, err = c.store.Add(ctx, sk, data, ttl)
+		return err
+	case err != nil || live(old):
+		return err
+	}
+	*added = true
+	return c.store.Set(ctx, sk, data, ttl)
 }
 
 // Delete removes the keys. Absent keys are not an error.
@@ -283,8 +303,12 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 }
 
 // Touch sets a new ttl on key without changing its value, and reports whether
-// key was present. On a store without [Toucher] it reads and rewrites the
-// value, which is not atomic against a concurrent Set.
+// key held a live value. A value written by GetOrSet or Memoize carries its
+// freshness inside: Touch rewrites it with the new one (keeping its stale
+// window), so that it lives for ttl from now; an expired one, or a cached
+// "not found", is not live and is left alone. On a store without [Toucher],
+// and for memoized values, it reads and rewrites the value, which is not
+// atomic against a concurrent Set.
 func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	sk, err := c.key(key)
 	if err != nil {
@@ -300,15 +324,18 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 	}
 	var found bool
 	err = c.call(ctx, opTouch, func(ctx context.Context) (err error) {
-		if t, ok := c.store.(Toucher); ok {
-			found, err = t.Touch(ctx, sk, ttl)
-			return err
-		}
 		data, err := c.store.Get(ctx, sk)
 		if err != nil {
 			return err
 		}
+		if envelope.Is(data) {
+			return c.retime(ctx, sk, data, ttl, &found)
+		}
 		found = true
+		if t, ok := c.store.(Toucher); ok {
+			found, err = t.Touch(ctx, sk, ttl)
+			return err
+		}
 		return c.store.Set(ctx, sk, data, ttl)
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -318,6 +345,31 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		return false, c.failed(opTouch, key, err)
 	}
 	return found, nil
+}
+
+// retime rewrites a memoized entry fresh for ttl from now (0: forever),
+// with the stale window it had, and sets *found; an entry that is not fresh
+// is left alone.
+func (c *Cache) retime(ctx context.Context, sk string, data []byte, ttl time.Duration, found *bool) error {
+	e, state := envelope.Classify(data, time.Now())
+	if state != envelope.Fresh {
+		return nil
+	}
+	window := time.Duration(0)
+	if !e.FreshUntil.IsZero() && !e.StaleUntil.IsZero() {
+		window = e.StaleUntil.Sub(e.FreshUntil)
+	}
+	e.FreshUntil, e.StaleUntil = time.Time{}, time.Time{}
+	storeTTL := time.Duration(0)
+	if ttl > 0 {
+		e.FreshUntil = time.Now().Add(ttl)
+		storeTTL = ttl + window
+		if window > 0 {
+			e.StaleUntil = e.FreshUntil.Add(window)
+		}
+	}
+	*found = true
+	return c.store.Set(ctx, sk, e.Encode(), storeTTL)
 }
 
 // Clear removes every key under this cache's prefix, of every version and

@@ -50,6 +50,7 @@ func runCacheSuite(t *testing.T, newStore newStoreFunc) {
 		{"Undecodable", testUndecodable},
 		{"Stats", testStats},
 		{"EnvelopeLikeBytes", testEnvelopeLikeBytes},
+		{"Liveness", testLiveness},
 		{"BadDestination", testBadDestination},
 		{"IncrVersionZero", testIncrVersionZero},
 		{"IncrOverflow", testIncrOverflow},

@@ -25,13 +25,18 @@ var ErrRecursion = errors.New("corral: computation asks for its own key")
 // [ComputeTimeout], and carrying the caller's values. Each caller waits with
 // its own context: one whose context ends gets its context's error while fn
 // goes on for the others, and one whose context has already ended gets its
-// error at once, with nothing read or started. A panic in fn re-panics in the caller whose fn ran
-// and gives the other callers an error wrapping [ErrPanicked].
+// error at once, with nothing read or started. A panic in fn re-panics in
+// the caller whose fn ran and gives the other callers an error wrapping
+// [ErrPanicked].
 //
-// A value stored under key by [Cache.Set] is a hit too, if it decodes into T.
-// The store is never a reason to fail: a store that errors or times out, or
-// holds something that does not decode, is a miss, and fn's value is returned
-// even when it cannot be stored. Errors from
+// A value stored under key by [Cache.Set] is a hit too, if it decodes into T;
+// a stored value of another type is an error wrapping [ErrDecode] for this
+// caller, and stays stored. The store is never a reason to fail: a store
+// that errors or times out, or holds bytes that are no value at all, is a
+// miss, and fn's value is returned even when it cannot be stored. A value
+// the codec cannot encode (a NaN or an infinity with [JSON], a channel) is
+// returned to the callers and not stored: each call computes it again, and
+// only a warning in the log says so. Errors from
 // fn are returned and not cached (but see [CacheNotFound]); with
 // [StaleIfError] a recent value is served instead. A Set, Delete, Clear or
 // version bump of key while fn runs, through any Cache made with the same
@@ -91,6 +96,9 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 // wrapping [ErrInvalidKey] without running fn: NaN equals nothing, not even
 // itself. Memoize panics on an empty name or a K that holds pointers,
 // channels or functions (they compare by address, which no cache can share).
+// An interface K is keyed by its dynamic type's name and value: two types
+// of one name declared inside different functions share keys, so do not
+// mix such types under one interface key.
 //
 // WARNING: concurrent calls with one k share one computation, run with the
 // first caller's context; see [GetOrSet].

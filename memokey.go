@@ -12,7 +12,10 @@ import (
 // the string itself for string kinds, the decimal number for integer kinds,
 // and for other comparable types a canonical encoding that tags every scalar
 // with its kind, ends it with ';', and writes strings length-first, so that
-// distinct values never meet. Interfaces add their dynamic type's name.
+// distinct values never meet. Interfaces add their dynamic type's name: two
+// types of one name declared in different functions (a type declared inside
+// a function has its package's name only) share a key when their values
+// encode alike, so do not key interfaces with such types.
 // Pointers, channels and functions compare by address, which means nothing
 // to another process or after a restart: they are refused.
 func keyEncoderFor[K comparable]() (func(K) (string, error), error) {

@@ -35,3 +35,11 @@ func checkDst(key string, dst any) error {
 	}
 	return nil
 }
+
+// live reports whether stored bytes hold a value a reader gets: a raw value,
+// or a fresh envelope (not an expired one kept for its stale window, nor a
+// cached "not found").
+func live(data []byte) bool {
+	_, ok := readable(data)
+	return ok
+}
