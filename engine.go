@@ -290,9 +290,11 @@ func (j *job[T]) copyOf(got computed[T]) (T, bool) {
 
 // fallback serves the kept stale value when the computation failed and
 // stale-if-error allows it; otherwise a leader's panic goes on in its own
-// goroutine.
+// goroutine. A "not found" that CacheNotFound caches is no failure: it is
+// the answer, returned as the callers after it get it from the store.
 func (j *job[T]) fallback(ctx context.Context, l lookedUp[T], res result[T], err error) (result[T], error) {
-	failed := err != nil || (res.served == servedComputed && res.reason != "" && j.failedVerdict(res.val))
+	failed := (err != nil && !j.cfg.caches(err)) ||
+		(res.served == servedComputed && res.reason != "" && j.failedVerdict(res.val))
 	if failed && l.stale != nil && ctx.Err() == nil && l.stale.UsableStale(time.Now(), j.cfg.sie) {
 		j.c.stats.staleServed.Add(1)
 		return result[T]{val: l.staleVal, served: servedStale, writtenAt: l.stale.WrittenAt}, nil // a leader's panic was logged by onPanic
