@@ -86,8 +86,23 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 		return l.res, l.err
 	}
 	j.c.stats.misses.Add(1)
-	res, err := j.join(ctx, &l)
+	wctx, stop := j.staleBound(ctx, &l)
+	res, err := j.join(wctx, &l)
+	stop()
 	return j.fallback(ctx, l, res, err)
+}
+
+// staleBound bounds the caller's wait for the computation by the compute
+// timeout when it holds a value that stale-if-error may serve: a function
+// that ignores its context does not hold it longer. The caller gets the
+// stale value then; the computation goes on without it. A run that writes
+// to its caller (the middleware's handler, which may stream to its client,
+// and so has a refresh of its own) keeps its caller until it ends.
+func (j *job[T]) staleBound(ctx context.Context, l *lookedUp[T]) (context.Context, context.CancelFunc) {
+	if l.stale == nil || j.refresh != nil || !l.stale.UsableStale(time.Now(), j.cfg.sie) {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, j.cfg.computeTimeout)
 }
 
 // lookedUp is what a lookup found.

@@ -50,9 +50,12 @@ func StaleWhileRevalidate(d time.Duration) MemoOption {
 
 // StaleIfError serves a value that expired less than d ago when computing a
 // fresh one fails (an error, a panic, the compute timeout): the callers get
-// the old value and no error. An error that [CacheNotFound] caches is no
-// failure but an answer: it is returned, not hidden behind the old value.
-// It panics on d < 0. Default: 0 (the error is returned).
+// the old value and no error. With GetOrSet and Memoize, a caller that holds
+// such a value waits for the computation for the compute timeout at most,
+// even when the function ignores its context: it gets the old value then,
+// and the computation goes on without it. An error that [CacheNotFound]
+// caches is no failure but an answer: it is returned, not hidden behind the
+// old value. It panics on d < 0. Default: 0 (the error is returned).
 func StaleIfError(d time.Duration) MemoOption {
 	if d < 0 {
 		panic(fmt.Sprintf("corral: StaleIfError(%v): want d >= 0", d))
