@@ -329,8 +329,10 @@ func (j *job[T]) failedVerdict(v T) bool {
 
 // compute runs fn for the callers of the key: re-read, run, persist. The
 // run is detached from the caller's cancellation and bounded by the compute
-// timeout. When the caller's read of the store just failed, it does not read
-// or write the store again: one store timeout per request at most.
+// timeout, which starts after the re-read (a wait for the distributed lock
+// has its own bound) and, under the lock, ends with its lease. When the
+// caller's read of the store just failed, it does not read or write the
+// store again: one store timeout per request at most.
 func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool) (computed[T], error) {
 	cctx := context.WithoutCancel(ctx)
 	if j.chain {
@@ -338,18 +340,23 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 		cctx, link = withChain(cctx, j.c.registry, j.flightKey())
 		defer link.end()
 	}
-	cctx, cancel := context.WithTimeout(cctx, j.cfg.computeTimeout)
-	defer cancel()
 	p := j.c.writes.begin(j.sk)
 	defer j.c.writes.end(j.sk, p)
 
+	var until time.Time
 	if !storeDown {
-		got, unlock, ok := j.reread(cctx)
-		defer unlock()
+		got, held, ok := j.reread(cctx)
+		defer held.release()
 		if ok {
 			return got, nil
 		}
+		until = held.until
 	}
+	if until.IsZero() {
+		until = time.Now().Add(j.cfg.computeTimeout)
+	}
+	cctx, cancel := context.WithDeadline(cctx, until)
+	defer cancel()
 	j.c.stats.computations.Add(1)
 	if release == nil {
 		release = func() {}
@@ -360,27 +367,34 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 
 // reread looks again before computing, since another caller (or instance)
 // may have stored the value since this one read a miss; under the
-// distributed lock it waits for the instance that holds it. unlock gives the
-// lock back.
-func (j *job[T]) reread(ctx context.Context) (got computed[T], unlock func(), ok bool) {
+// distributed lock it waits for the instance that holds it, for the lock's
+// wait. held gives the lock back, and says until when this instance holds
+// it. The store calls are bounded by the compute timeout past the wait.
+func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok bool) {
 	var data []byte
-	unlock = func() {}
+	held.release = func() {}
+	bound := j.cfg.computeTimeout
 	if j.cfg.lock {
-		l := j.c.acquire(ctx, j.sk, j.key, j.cfg)
-		data, unlock = l.data, l.release
+		bound += j.cfg.lockWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	if j.cfg.lock {
+		held = j.c.acquire(ctx, j.sk, j.key, j.cfg)
+		data = held.data
 	} else if d, err := j.c.get(ctx, j.sk); err == nil {
 		data = d
 	}
 	e, state := envelope.Classify(data, time.Now())
 	if state != envelope.Fresh {
-		return got, unlock, false
+		return got, held, false
 	}
 	if j.codec.Unmarshal(e.Payload, &got.val) != nil {
-		return got, unlock, false
+		return got, held, false
 	}
 	got.fromStore, got.writtenAt, got.payload, got.codec = true, e.WrittenAt, e.Payload, j.codec
 	got.verdict.store = true
-	return got, unlock, true
+	return got, held, true
 }
 
 // persist stores a computed value (or a "not found" under CacheNotFound)

@@ -67,7 +67,8 @@ func StaleIfError(d time.Duration) MemoOption {
 // wait, for caches that share a store across processes (Redis). The instance
 // that takes the lock computes; the others re-read the key with backoff for
 // up to wait, then compute themselves (the lock fails open: a crashed or slow
-// owner delays them by wait at most). The lock is the store's [Locker] (an
+// owner delays them by wait at most, whatever the compute timeout, which
+// starts when the wait ends). The lock is the store's [Locker] (an
 // owner token, released only by its owner) or, on a store without one, Add
 // and Delete; it expires after the compute timeout. It panics on wait <= 0.
 // Default: no lock (one computation per key per process).
