@@ -70,7 +70,10 @@ func StaleIfError(d time.Duration) MemoOption {
 // owner delays them by wait at most, whatever the compute timeout, which
 // starts when the wait ends). The lock is the store's [Locker] (an
 // owner token, released only by its owner) or, on a store without one, Add
-// and Delete; it expires after the compute timeout. It panics on wait <= 0.
+// and Delete. Its lease is the compute timeout, and is never extended (a
+// Locker takes only a free lock): the function's context ends when the
+// lease does, so a function must honour its context, or it may run on two
+// instances at once. It panics on wait <= 0.
 // Default: no lock (one computation per key per process).
 func DistributedLock(wait time.Duration) MemoOption {
 	if wait <= 0 {
@@ -102,8 +105,11 @@ func Jitter(f float64) MemoOption {
 
 // ComputeTimeout bounds each computation. The computation runs with a context
 // detached from the caller's cancellation (a caller that goes away does not
-// cancel it for the others) but bounded by d; d is also how long the
-// distributed lock is held at most. It panics on d <= 0. Default: 30 s.
+// cancel it for the others) but bounded by d. d is also the lease of the
+// [DistributedLock], which ends with the function's context: a function
+// that ignores its context and runs past d no longer holds the lock, and
+// another instance may compute the key too. It panics on d <= 0.
+// Default: 30 s.
 func ComputeTimeout(d time.Duration) MemoOption {
 	if d <= 0 {
 		panic(fmt.Sprintf("corral: ComputeTimeout(%v): want a positive duration", d))
