@@ -205,10 +205,11 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 		run = func(ctx context.Context, _ func()) (T, error) { return refresh(ctx) }
 	}
 	detached := context.WithoutCancel(ctx)
-	j.c.flights.start(j.flightKey(), func(func()) (any, error) {
+	link := j.newLink(ctx)
+	j.c.flights.start(j.flightKey(), link, func(func()) (any, error) {
 		defer j.c.logPanic()
 		j.c.stats.refreshes.Add(1) // only when no computation of the key was running
-		return j.compute(detached, run, nil, false)
+		return j.compute(detached, run, nil, false, link)
 	})
 }
 
@@ -217,10 +218,14 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 // computes for itself, outside the flight (but for a failure that
 // stale-if-error covers: it gets the stale value instead).
 func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
-	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, func(release func()) (any, error) {
+	link := j.newLink(ctx)
+	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, link, func(release func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, j.run, release, l.storeDown)
+		return j.compute(ctx, j.run, release, l.storeDown, link)
 	})
+	if out.err == errWaitCycle {
+		return result[T]{}, fmt.Errorf("%w: %q waits, through other computations, for itself", ErrRecursion, j.key)
+	}
 	if out.err != nil {
 		if !out.leader && ctx.Err() == nil {
 			j.c.stats.collapsed.Add(1)
@@ -246,15 +251,25 @@ var errFailedShared = errors.New("corral: the shared computation failed")
 // computeAlone computes for this caller only, outside the flight, on a
 // goroutine of its own so that the caller still waits with its own context.
 func (j *job[T]) computeAlone(ctx context.Context, storeDown bool) (result[T], error) {
-	out := j.c.flights.alone(ctx, func(func()) (any, error) {
+	link := j.newLink(ctx)
+	out := j.c.flights.alone(ctx, link, func(func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, j.run, nil, storeDown)
+		return j.compute(ctx, j.run, nil, storeDown, link)
 	})
 	if out.err != nil {
 		return result[T]{served: servedComputed}, out.err
 	}
 	res, _ := j.handOut(out.val.(computed[T]), true)
 	return res, nil
+}
+
+// newLink returns the chain link of a computation of the key that ctx's
+// caller may run, or nil when the job does not detect recursion.
+func (j *job[T]) newLink(ctx context.Context) *chain {
+	if !j.chain {
+		return nil
+	}
+	return newLink(ctx, j.c.registry, j.flightKey())
 }
 
 // flightKey is the key of the key's flight: the store key, unless the
@@ -332,12 +347,12 @@ func (j *job[T]) failedVerdict(v T) bool {
 // timeout, which starts after the re-read (a wait for the distributed lock
 // has its own bound) and, under the lock, ends with its lease. When the
 // caller's read of the store just failed, it does not read or write the
-// store again: one store timeout per request at most.
-func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool) (computed[T], error) {
+// store again: one store timeout per request at most. link, when not nil,
+// is the computation's chain link: fn's context carries it.
+func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool, link *chain) (computed[T], error) {
 	cctx := context.WithoutCancel(ctx)
-	if j.chain {
-		var link *chain
-		cctx, link = withChain(cctx, j.c.registry, j.flightKey())
+	if link != nil {
+		cctx = link.in(cctx)
 		defer link.end()
 	}
 	p := j.c.writes.begin(j.sk)
