@@ -86,8 +86,23 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 		return l.res, l.err
 	}
 	j.c.stats.misses.Add(1)
-	res, err := j.join(ctx, &l)
+	wctx, stop := j.staleBound(ctx, &l)
+	res, err := j.join(wctx, &l)
+	stop()
 	return j.fallback(ctx, l, res, err)
+}
+
+// staleBound bounds the caller's wait for the computation by the compute
+// timeout when it holds a value that stale-if-error may serve: a function
+// that ignores its context does not hold it longer. The caller gets the
+// stale value then; the computation goes on without it. A run that writes
+// to its caller (the middleware's handler, which may stream to its client,
+// and so has a refresh of its own) keeps its caller until it ends.
+func (j *job[T]) staleBound(ctx context.Context, l *lookedUp[T]) (context.Context, context.CancelFunc) {
+	if l.stale == nil || j.refresh != nil || !l.stale.UsableStale(time.Now(), j.cfg.sie) {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, j.cfg.computeTimeout)
 }
 
 // lookedUp is what a lookup found.
@@ -190,10 +205,11 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 		run = func(ctx context.Context, _ func()) (T, error) { return refresh(ctx) }
 	}
 	detached := context.WithoutCancel(ctx)
-	j.c.flights.start(j.flightKey(), func(func()) (any, error) {
+	link := j.newLink(ctx)
+	j.c.flights.start(j.flightKey(), link, func(func()) (any, error) {
 		defer j.c.logPanic()
 		j.c.stats.refreshes.Add(1) // only when no computation of the key was running
-		return j.compute(detached, run, nil, false)
+		return j.compute(detached, run, nil, false, link)
 	})
 }
 
@@ -202,10 +218,14 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 // computes for itself, outside the flight (but for a failure that
 // stale-if-error covers: it gets the stale value instead).
 func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
-	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, func(release func()) (any, error) {
+	link := j.newLink(ctx)
+	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, link, func(release func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, j.run, release, l.storeDown)
+		return j.compute(ctx, j.run, release, l.storeDown, link)
 	})
+	if out.err == errWaitCycle {
+		return result[T]{}, fmt.Errorf("%w: %q waits, through other computations, for itself", ErrRecursion, j.key)
+	}
 	if out.err != nil {
 		if !out.leader && ctx.Err() == nil {
 			j.c.stats.collapsed.Add(1)
@@ -231,15 +251,25 @@ var errFailedShared = errors.New("corral: the shared computation failed")
 // computeAlone computes for this caller only, outside the flight, on a
 // goroutine of its own so that the caller still waits with its own context.
 func (j *job[T]) computeAlone(ctx context.Context, storeDown bool) (result[T], error) {
-	out := j.c.flights.alone(ctx, func(func()) (any, error) {
+	link := j.newLink(ctx)
+	out := j.c.flights.alone(ctx, link, func(func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, j.run, nil, storeDown)
+		return j.compute(ctx, j.run, nil, storeDown, link)
 	})
 	if out.err != nil {
 		return result[T]{served: servedComputed}, out.err
 	}
 	res, _ := j.handOut(out.val.(computed[T]), true)
 	return res, nil
+}
+
+// newLink returns the chain link of a computation of the key that ctx's
+// caller may run, or nil when the job does not detect recursion.
+func (j *job[T]) newLink(ctx context.Context) *chain {
+	if !j.chain {
+		return nil
+	}
+	return newLink(ctx, j.c.registry, j.flightKey())
 }
 
 // flightKey is the key of the key's flight: the store key, unless the
@@ -290,9 +320,11 @@ func (j *job[T]) copyOf(got computed[T]) (T, bool) {
 
 // fallback serves the kept stale value when the computation failed and
 // stale-if-error allows it; otherwise a leader's panic goes on in its own
-// goroutine.
+// goroutine. A "not found" that CacheNotFound caches is no failure: it is
+// the answer, returned as the callers after it get it from the store.
 func (j *job[T]) fallback(ctx context.Context, l lookedUp[T], res result[T], err error) (result[T], error) {
-	failed := err != nil || (res.served == servedComputed && res.reason != "" && j.failedVerdict(res.val))
+	failed := (err != nil && !j.cfg.caches(err)) ||
+		(res.served == servedComputed && res.reason != "" && j.failedVerdict(res.val))
 	if failed && l.stale != nil && ctx.Err() == nil && l.stale.UsableStale(time.Now(), j.cfg.sie) {
 		j.c.stats.staleServed.Add(1)
 		return result[T]{val: l.staleVal, served: servedStale, writtenAt: l.stale.WrittenAt}, nil // a leader's panic was logged by onPanic
@@ -312,27 +344,34 @@ func (j *job[T]) failedVerdict(v T) bool {
 
 // compute runs fn for the callers of the key: re-read, run, persist. The
 // run is detached from the caller's cancellation and bounded by the compute
-// timeout. When the caller's read of the store just failed, it does not read
-// or write the store again: one store timeout per request at most.
-func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool) (computed[T], error) {
+// timeout, which starts after the re-read (a wait for the distributed lock
+// has its own bound) and, under the lock, ends with its lease. When the
+// caller's read of the store just failed, it does not read or write the
+// store again: one store timeout per request at most. link, when not nil,
+// is the computation's chain link: fn's context carries it.
+func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool, link *chain) (computed[T], error) {
 	cctx := context.WithoutCancel(ctx)
-	if j.chain {
-		var link *chain
-		cctx, link = withChain(cctx, j.c.registry, j.flightKey())
+	if link != nil {
+		cctx = link.in(cctx)
 		defer link.end()
 	}
-	cctx, cancel := context.WithTimeout(cctx, j.cfg.computeTimeout)
-	defer cancel()
 	p := j.c.writes.begin(j.sk)
 	defer j.c.writes.end(j.sk, p)
 
+	var until time.Time
 	if !storeDown {
-		got, unlock, ok := j.reread(cctx)
-		defer unlock()
+		got, held, ok := j.reread(cctx)
+		defer held.release()
 		if ok {
 			return got, nil
 		}
+		until = held.until
 	}
+	if until.IsZero() {
+		until = time.Now().Add(j.cfg.computeTimeout)
+	}
+	cctx, cancel := context.WithDeadline(cctx, until)
+	defer cancel()
 	j.c.stats.computations.Add(1)
 	if release == nil {
 		release = func() {}
@@ -343,27 +382,34 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 
 // reread looks again before computing, since another caller (or instance)
 // may have stored the value since this one read a miss; under the
-// distributed lock it waits for the instance that holds it. unlock gives the
-// lock back.
-func (j *job[T]) reread(ctx context.Context) (got computed[T], unlock func(), ok bool) {
+// distributed lock it waits for the instance that holds it, for the lock's
+// wait. held gives the lock back, and says until when this instance holds
+// it. The store calls are bounded by the compute timeout past the wait.
+func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok bool) {
 	var data []byte
-	unlock = func() {}
+	held.release = func() {}
+	bound := j.cfg.computeTimeout
 	if j.cfg.lock {
-		l := j.c.acquire(ctx, j.sk, j.key, j.cfg)
-		data, unlock = l.data, l.release
+		bound += j.cfg.lockWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	if j.cfg.lock {
+		held = j.c.acquire(ctx, j.sk, j.key, j.cfg)
+		data = held.data
 	} else if d, err := j.c.get(ctx, j.sk); err == nil {
 		data = d
 	}
 	e, state := envelope.Classify(data, time.Now())
 	if state != envelope.Fresh {
-		return got, unlock, false
+		return got, held, false
 	}
 	if j.codec.Unmarshal(e.Payload, &got.val) != nil {
-		return got, unlock, false
+		return got, held, false
 	}
 	got.fromStore, got.writtenAt, got.payload, got.codec = true, e.WrittenAt, e.Payload, j.codec
 	got.verdict.store = true
-	return got, unlock, true
+	return got, held, true
 }
 
 // persist stores a computed value (or a "not found" under CacheNotFound)

@@ -15,21 +15,27 @@ const lockSuffix = hashMarker + "lock:"
 
 // heldLock is the outcome of acquire: data is the value another instance
 // stored while this one waited (nil if it must compute), and release gives
-// the lock back when this instance holds it.
+// the lock back when this instance holds it, whose lease ends at until
+// (zero when it does not hold it).
 type heldLock struct {
 	data    []byte
 	release func()
+	until   time.Time
 }
 
 // acquire takes the distributed lock for sk, or waits for the instance that
 // holds it to store the value. Every failure fails open: on a store error,
-// or when the wait ends without a value, the caller computes.
+// or when the wait ends without a value, the caller computes. The wait is
+// bounded by cfg.lockWait alone, not by the compute timeout: ctx should have
+// no deadline before that. The lease is the compute timeout, from the try
+// that took the lock: the computation's context ends with it.
 func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) heldLock {
 	lockKey := c.ns.front + lockSuffix + sk[len(c.ns.front):]
 	token := rand.Text()
 	lease := cfg.computeTimeout
 	noop := heldLock{release: func() {}}
 
+	tried := time.Now()
 	got, err := c.tryLock(ctx, lockKey, key, token, lease)
 	if err != nil {
 		return noop
@@ -49,6 +55,7 @@ func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) he
 			if data, ok := c.freshEntry(ctx, sk); ok {
 				return heldLock{data: data, release: func() {}}
 			}
+			tried = time.Now()
 			if got, err = c.tryLock(ctx, lockKey, key, token, lease); err != nil {
 				return noop
 			} else if got {
@@ -56,7 +63,7 @@ func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) he
 			}
 		}
 	}
-	l := heldLock{release: func() { c.unlock(context.WithoutCancel(ctx), lockKey, key, token) }}
+	l := heldLock{release: func() { c.unlock(context.WithoutCancel(ctx), lockKey, key, token) }, until: tried.Add(lease)}
 	// The owner before us may have stored the value between our read and the lock.
 	if data, ok := c.freshEntry(ctx, sk); ok {
 		l.data = data

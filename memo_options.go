@@ -50,8 +50,12 @@ func StaleWhileRevalidate(d time.Duration) MemoOption {
 
 // StaleIfError serves a value that expired less than d ago when computing a
 // fresh one fails (an error, a panic, the compute timeout): the callers get
-// the old value and no error. It panics on d < 0. Default: 0 (the error is
-// returned).
+// the old value and no error. With GetOrSet and Memoize, a caller that holds
+// such a value waits for the computation for the compute timeout at most,
+// even when the function ignores its context: it gets the old value then,
+// and the computation goes on without it. An error that [CacheNotFound]
+// caches is no failure but an answer: it is returned, not hidden behind the
+// old value. It panics on d < 0. Default: 0 (the error is returned).
 func StaleIfError(d time.Duration) MemoOption {
 	if d < 0 {
 		panic(fmt.Sprintf("corral: StaleIfError(%v): want d >= 0", d))
@@ -63,9 +67,13 @@ func StaleIfError(d time.Duration) MemoOption {
 // wait, for caches that share a store across processes (Redis). The instance
 // that takes the lock computes; the others re-read the key with backoff for
 // up to wait, then compute themselves (the lock fails open: a crashed or slow
-// owner delays them by wait at most). The lock is the store's [Locker] (an
+// owner delays them by wait at most, whatever the compute timeout, which
+// starts when the wait ends). The lock is the store's [Locker] (an
 // owner token, released only by its owner) or, on a store without one, Add
-// and Delete; it expires after the compute timeout. It panics on wait <= 0.
+// and Delete. Its lease is the compute timeout, and is never extended (a
+// Locker takes only a free lock): the function's context ends when the
+// lease does, so a function must honour its context, or it may run on two
+// instances at once. It panics on wait <= 0.
 // Default: no lock (one computation per key per process).
 func DistributedLock(wait time.Duration) MemoOption {
 	if wait <= 0 {
@@ -97,8 +105,11 @@ func Jitter(f float64) MemoOption {
 
 // ComputeTimeout bounds each computation. The computation runs with a context
 // detached from the caller's cancellation (a caller that goes away does not
-// cancel it for the others) but bounded by d; d is also how long the
-// distributed lock is held at most. It panics on d <= 0. Default: 30 s.
+// cancel it for the others) but bounded by d. d is also the lease of the
+// [DistributedLock], which ends with the function's context: a function
+// that ignores its context and runs past d no longer holds the lock, and
+// another instance may compute the key too. It panics on d <= 0.
+// Default: 30 s.
 func ComputeTimeout(d time.Duration) MemoOption {
 	if d <= 0 {
 		panic(fmt.Sprintf("corral: ComputeTimeout(%v): want a positive duration", d))

@@ -24,7 +24,9 @@ import (
 //     leader) with its original value, and the waiters get an error wrapping
 //     ErrPanicked; runtime.Goexit gives them an error instead of a hang;
 //   - a write to the key forgets its flight, so that a caller arriving after
-//     the write starts a new computation instead of joining the old one.
+//     the write starts a new computation instead of joining the old one;
+//   - a caller inside a computation whose wait would close a cycle of
+//     computations waiting for each other fails at once instead of waiting.
 //
 // x/sync's Group offers none of the first, second and last, which is why
 // corral has its own. The zero value is ready to use.
@@ -45,6 +47,8 @@ type flight struct {
 	panicked bool
 	panicVal any
 	goexit   bool
+
+	waitsOn map[*flight]int // the flights its computation waits for; guarded by waitGraph
 }
 
 // joined is how a caller's join ended.
@@ -64,9 +68,16 @@ var errLeaderGoexit = errors.New("corral: the computation called runtime.Goexit"
 // join runs fn once for the concurrent callers of key, on a goroutine of its
 // own, and waits for it with ctx, for at most maxWait (0: no bound) unless
 // this caller's fn is the one that runs. fn gets release, which lets the
-// waiters go.
-func (f *flights) join(ctx context.Context, key string, maxWait time.Duration, fn func(release func()) (any, error)) joined {
-	fl, leader := f.flightOf(key, fn)
+// waiters go. link, when not nil, is the chain link of fn's computation: it
+// learns its flight. A caller whose wait would close a cycle of
+// computations waiting for each other gets errWaitCycle instead of waiting.
+func (f *flights) join(ctx context.Context, key string, maxWait time.Duration, link *chain, fn func(release func()) (any, error)) joined {
+	fl, leader := f.flightOf(key, link, fn)
+	stop, cycle := waitFor(ctx, fl)
+	if cycle {
+		return joined{err: errWaitCycle, leader: leader}
+	}
+	defer stop()
 	var bound <-chan time.Time
 	if !leader && maxWait > 0 {
 		t := time.NewTimer(maxWait)
@@ -91,9 +102,15 @@ func (f *flights) join(ctx context.Context, key string, maxWait time.Duration, f
 
 // alone runs fn for this caller only, outside any flight, on a goroutine of
 // its own, and waits for it with ctx: a caller that computes for itself
-// still stops at its own context's end, and a panic still reaches it.
-func (f *flights) alone(ctx context.Context, fn func(release func()) (any, error)) joined {
+// still stops at its own context's end, and a panic still reaches it. link
+// is as for join.
+func (f *flights) alone(ctx context.Context, link *chain, fn func(release func()) (any, error)) joined {
 	fl := &flight{done: make(chan struct{}), released: make(chan struct{})}
+	if link != nil {
+		link.fl = fl
+	}
+	stop, _ := waitFor(ctx, fl) // a new flight: no cycle yet
+	defer stop()
 	go f.run("", fl, fn)
 	select {
 	case <-fl.done:
@@ -104,14 +121,15 @@ func (f *flights) alone(ctx context.Context, fn func(release func()) (any, error
 }
 
 // start runs fn for key in the background unless a computation of key is
-// already running, and does not wait for it. A panic is only reported.
-func (f *flights) start(key string, fn func(release func()) (any, error)) {
-	f.flightOf(key, fn)
+// already running, and does not wait for it. A panic is only reported. link
+// is as for join.
+func (f *flights) start(key string, link *chain, fn func(release func()) (any, error)) {
+	f.flightOf(key, link, fn)
 }
 
-// flightOf returns key's flight, starting one that runs fn when there is
-// none, and reports whether it started it.
-func (f *flights) flightOf(key string, fn func(release func()) (any, error)) (*flight, bool) {
+// flightOf returns key's flight, starting one that runs fn (whose chain link
+// is link, if not nil) when there is none, and reports whether it started it.
+func (f *flights) flightOf(key string, link *chain, fn func(release func()) (any, error)) (*flight, bool) {
 	f.mu.Lock()
 	if fl, ok := f.m[key]; ok {
 		f.mu.Unlock()
@@ -123,6 +141,9 @@ func (f *flights) flightOf(key string, fn func(release func()) (any, error)) (*f
 	}
 	f.m[key] = fl
 	f.mu.Unlock()
+	if link != nil {
+		link.fl = fl // before fn runs, which reads it
+	}
 	go f.run(key, fl, fn)
 	return fl, true
 }
@@ -243,21 +264,31 @@ func isContextErr(err error) bool {
 // that a cache in front of another cache on another store computing the same
 // key is no recursion) and its key, and stops counting once its computation
 // has ended (a goroutine the computation left behind may call again).
+//
+// A link also knows the flight its computation runs in, once the flight
+// group has made it: a wait for a flight records that this flight waits for
+// it (see waitFor), which finds cycles across computations.
 type chain struct {
 	reg    *registry
 	key    string
+	fl     *flight // set before the computation starts; nil outside a flight group
 	ended  atomic.Bool
 	parent *chain
 }
 
 type chainKey struct{}
 
-// withChain returns ctx with the computation of key in reg added to its
-// chain, and the link: end it when the computation ends.
-func withChain(ctx context.Context, reg *registry, key string) (context.Context, *chain) {
+// newLink returns the link of a computation of key in reg that ctx's caller
+// is about to lead: the flight group sets its flight, and the computation
+// puts it in its context (see in) and ends it when it ends.
+func newLink(ctx context.Context, reg *registry, key string) *chain {
 	parent, _ := ctx.Value(chainKey{}).(*chain)
-	link := &chain{reg: reg, key: key, parent: parent}
-	return context.WithValue(ctx, chainKey{}, link), link
+	return &chain{reg: reg, key: key, parent: parent}
+}
+
+// in returns ctx with the link at the head of its chain.
+func (c *chain) in(ctx context.Context) context.Context {
+	return context.WithValue(ctx, chainKey{}, c)
 }
 
 // end marks the link's computation ended.
@@ -269,6 +300,68 @@ func inChain(ctx context.Context, reg *registry, key string) bool {
 	for c, _ := ctx.Value(chainKey{}).(*chain); c != nil; c = c.parent {
 		if c.reg == reg && c.key == key && !c.ended.Load() {
 			return true
+		}
+	}
+	return false
+}
+
+// errWaitCycle is what join returns to a caller whose wait would close a
+// cycle: the engine reports it as ErrRecursion with the caller's key.
+var errWaitCycle = fmt.Errorf("%w: computations wait for each other", ErrRecursion)
+
+// waitGraph guards every flight's waitsOn: which flights the goroutines of
+// a flight's computation wait for. It is one lock for all the flight
+// groups, since a cycle may pass through Caches on different stores; only
+// callers inside a computation (whose context carries a chain) take it.
+var waitGraph sync.Mutex
+
+// waitFor records that the computation at the head of ctx's chain waits for
+// fl, and reports instead a cycle: fl's computation waits, through others,
+// for a computation in ctx's chain, so the wait would never end. stop
+// removes the record; call it when the wait ends.
+func waitFor(ctx context.Context, fl *flight) (stop func(), cycle bool) {
+	head, _ := ctx.Value(chainKey{}).(*chain)
+	if head == nil || head.fl == nil || head.ended.Load() {
+		return func() {}, false // not inside a running computation: no one waits on this caller
+	}
+	from := head.fl
+	waitGraph.Lock()
+	defer waitGraph.Unlock()
+	if reaches(fl, head) {
+		return nil, true
+	}
+	if from.waitsOn == nil {
+		from.waitsOn = make(map[*flight]int)
+	}
+	from.waitsOn[fl]++
+	return func() {
+		waitGraph.Lock()
+		if from.waitsOn[fl]--; from.waitsOn[fl] == 0 {
+			delete(from.waitsOn, fl)
+		}
+		waitGraph.Unlock()
+	}, false
+}
+
+// reaches reports whether fl, or a flight it waits for through others, is
+// the flight of a running computation in head's chain. waitGraph is held.
+func reaches(fl *flight, head *chain) bool {
+	seen := make(map[*flight]bool)
+	next := []*flight{fl}
+	for len(next) > 0 {
+		cur := next[len(next)-1]
+		next = next[:len(next)-1]
+		if seen[cur] {
+			continue
+		}
+		seen[cur] = true
+		for c := head; c != nil; c = c.parent {
+			if c.fl == cur && !c.ended.Load() {
+				return true
+			}
+		}
+		for w := range cur.waitsOn {
+			next = append(next, w)
 		}
 	}
 	return false

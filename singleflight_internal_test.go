@@ -25,7 +25,7 @@ func TestFlightGoexitPanicRelease(t *testing.T) {
 			ldone := make(chan struct{})
 			go func() {
 				defer close(ldone) // runs on Goexit too
-				out := f.join(context.Background(), "k", 0, func(func()) (any, error) {
+				out := f.join(context.Background(), "k", 0, nil, func(func()) (any, error) {
 					<-gate
 					runtime.Goexit()
 					return nil, nil
@@ -35,7 +35,7 @@ func TestFlightGoexitPanicRelease(t *testing.T) {
 			}()
 			synctest.Wait() // the computation waits for gate
 			wdone := make(chan joined, 1)
-			go func() { wdone <- f.join(context.Background(), "k", 0, nil) }()
+			go func() { wdone <- f.join(context.Background(), "k", 0, nil, nil) }()
 			synctest.Wait() // the waiter waits for the computation
 			close(gate)
 			select {
@@ -63,7 +63,7 @@ func TestFlightGoexitPanicRelease(t *testing.T) {
 			go func() {
 				defer close(ldone)
 				defer func() { leaderPanic = recover() }()
-				out := f.join(context.Background(), "p", 0, func(release func()) (any, error) {
+				out := f.join(context.Background(), "p", 0, nil, func(release func()) (any, error) {
 					close(started)
 					release()
 					release() // a second release is harmless
@@ -73,7 +73,7 @@ func TestFlightGoexitPanicRelease(t *testing.T) {
 				reraise(out.err)
 			}()
 			<-started
-			if o := f.join(context.Background(), "p", 0, nil); !o.released || o.err != nil {
+			if o := f.join(context.Background(), "p", 0, nil, nil); !o.released || o.err != nil {
 				t.Errorf("a waiter after release: %+v, want released", o)
 			}
 			close(gate)
@@ -91,13 +91,13 @@ func TestFlightGoexitPanicRelease(t *testing.T) {
 			gate := make(chan struct{})
 			lo := make(chan joined)
 			go func() {
-				lo <- f.join(ctx, "c", 0, func(func()) (any, error) { <-gate; return "v", nil })
+				lo <- f.join(ctx, "c", 0, nil, func(func()) (any, error) { <-gate; return "v", nil })
 			}()
 			synctest.Wait() // the computation waits for gate
 			var wg sync.WaitGroup
 			res := make([]joined, 5)
 			for i := range res {
-				wg.Go(func() { res[i] = f.join(context.Background(), "c", 0, nil) })
+				wg.Go(func() { res[i] = f.join(context.Background(), "c", 0, nil, nil) })
 			}
 			synctest.Wait() // the waiters wait for the computation
 			cancel()
@@ -124,7 +124,7 @@ func TestForgetKeyReachesLayers(t *testing.T) {
 	defer close(block)
 	wait := func(func()) (any, error) { <-block; return nil, nil }
 	for _, key := range []string{"k", layerFlight("k", 1), layerFlight("k", 2), "other"} {
-		f.start(key, wait)
+		f.start(key, nil, wait)
 	}
 	f.forgetKey("k")
 	f.mu.Lock()
