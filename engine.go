@@ -53,7 +53,10 @@ type job[T any] struct {
 	codec   Codec
 	share   bool // values of T may be shared between callers: immutable
 	chain   bool // detect recursion through the context
-	cfg     *memoConfig
+	// writesToCaller: run may write to its caller directly (the middleware's
+	// handler streams), so the caller waits for it to end.
+	writesToCaller bool
+	cfg            *memoConfig
 
 	// run computes for the callers; release lets the waiters go their own
 	// way (a value that will not be shared). refresh computes for a
@@ -96,10 +99,10 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 // timeout when it holds a value that stale-if-error may serve: a function
 // that ignores its context does not hold it longer. The caller gets the
 // stale value then; the computation goes on without it. A run that writes
-// to its caller (the middleware's handler, which may stream to its client,
-// and so has a refresh of its own) keeps its caller until it ends.
+// to its caller (the middleware's handler, which may stream to its client)
+// keeps its caller until it ends.
 func (j *job[T]) staleBound(ctx context.Context, l *lookedUp[T]) (context.Context, context.CancelFunc) {
-	if l.stale == nil || j.refresh != nil || !l.stale.UsableStale(time.Now(), j.cfg.sie) {
+	if l.stale == nil || j.writesToCaller || !l.stale.UsableStale(time.Now(), j.cfg.sie) {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, j.cfg.computeTimeout)
@@ -401,7 +404,14 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 		data = d
 	}
 	e, state := envelope.Classify(data, time.Now())
-	if state != envelope.Fresh {
+	switch state {
+	case envelope.Foreign: // a value written by Set since the caller's read: a hit, as there
+		if data == nil {
+			return got, held, false
+		}
+		e.Payload = data
+	case envelope.Fresh:
+	default:
 		return got, held, false
 	}
 	if j.codec.Unmarshal(e.Payload, &got.val) != nil {

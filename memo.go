@@ -9,9 +9,13 @@ import (
 
 // ErrRecursion is returned when a computation asks, directly or through
 // other memoized calls, for the key it is computing, in a Cache on the same
-// store: waiting would wait for itself. It is detected through the context
-// the computation received, so pass that context on; a goroutine that keeps
-// that context and calls after the computation has ended is no recursion.
+// store: waiting would wait for itself. So does a cycle across computations
+// started by different callers (a(1) needs b(1) while b(1) needs a(1)): one
+// side gets ErrRecursion at once, and the other gets it through its flight.
+// It is detected through the context the computation received, so pass that
+// context on; a goroutine that keeps that context and calls after the
+// computation has ended is no recursion. A cycle through another process
+// (the distributed lock) is not seen: it ends at the lock's wait.
 var ErrRecursion = errors.New("corral: computation asks for its own key")
 
 // GetOrSet returns the value cached under key, or computes it with fn, stores

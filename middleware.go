@@ -141,7 +141,9 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		},
 		refresh: func(ctx context.Context) (*recorded, error) { return m.refresh(ctx, shared, key), nil },
 		rule:    m.verdict,
-		flight:  flightKey(sk, layerDepth(r.Context())),
+		// the handler may stream to its client: the request waits for it
+		writesToCaller: true,
+		flight:         flightKey(sk, layerDepth(r.Context())),
 	}
 	res, err := j.load(r.Context())
 	o := outcomeOf(res, err, r)
