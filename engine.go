@@ -423,8 +423,12 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 }
 
 // persist stores a computed value (or a "not found" under CacheNotFound)
-// unless the rule says otherwise or a write overtook the computation.
+// unless the rule says otherwise or a write overtook the computation. The
+// writes are not bound by the compute timeout (the store's own timeout
+// bounds them): a value that came late, from a function that did not honour
+// its context, is stored like any other.
 func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeDown bool) (computed[T], error) {
+	ctx = context.WithoutCancel(ctx)
 	got := computed[T]{val: v}
 	if err != nil {
 		j.c.stats.computeErrors.Add(1)

@@ -51,8 +51,11 @@ func TestStaleIfErrorAtComputeTimeout(t *testing.T) {
 			}
 		}
 		time.Sleep(2 * time.Second) // the computation ends, past its timeout
-		if s := c.Stats(); s.Computations != 2 || s.StaleServed != 2 {
-			t.Fatalf("stats = %+v, want 2 computations, 2 stale served", s)
+		if s := c.Stats(); s.Computations != 2 || s.StaleServed != 2 || s.Errors != 0 {
+			t.Fatalf("stats = %+v, want 2 computations, 2 stale served, no store error", s)
+		}
+		if v, err := corral.GetOrSet(ctx, c, "k", 10*time.Second, fn, opts...); v != "new" || err != nil {
+			t.Fatalf("after the late computation ended: %q, %v; want its value, stored", v, err)
 		}
 	})
 }
