@@ -38,6 +38,9 @@ func (jsonCodec) Marshal(v any) ([]byte, error) {
 func (jsonCodec) Unmarshal(data []byte, v any) error {
 	switch v := v.(type) {
 	case *[]byte:
+		if v == nil {
+			return fmt.Errorf("corral: decode into a nil %T", v)
+		}
 		if *v == nil || cap(*v) < len(data) {
 			*v = make([]byte, len(data))
 		}
@@ -45,6 +48,9 @@ func (jsonCodec) Unmarshal(data []byte, v any) error {
 		copy(*v, data)
 		return nil
 	case *json.RawMessage:
+		if v == nil {
+			return fmt.Errorf("corral: decode into a nil %T", v)
+		}
 		*v = make(json.RawMessage, len(data))
 		copy(*v, data)
 		return nil

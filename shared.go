@@ -94,6 +94,14 @@ func decodeShared[T any](e *memItem, codec Codec) (*decodedValue, bool) {
 // cannot be compared (a struct holding a slice) is never the same: its
 // values are decoded per hit.
 func sameCodec(a, b Codec) bool {
+	switch a.(type) { // corral's own codecs, without reflection on the hit path
+	case responseCodec:
+		_, ok := b.(responseCodec)
+		return ok
+	case jsonCodec:
+		_, ok := b.(jsonCodec)
+		return ok
+	}
 	if t := reflect.TypeOf(a); t == nil || !t.Comparable() {
 		return false
 	}

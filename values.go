@@ -30,7 +30,7 @@ func checkDst(key string, dst any) error {
 	if dst == nil {
 		return nil
 	}
-	if v := reflect.ValueOf(dst); v.Kind() != reflect.Pointer || v.IsNil() {
+	if t := reflect.TypeOf(dst); t.Kind() != reflect.Pointer || reflect.ValueOf(dst).IsNil() {
 		return failure("get", key, ErrDecode, fmt.Errorf("into %T: dst must be a non-nil pointer", dst))
 	}
 	return nil
