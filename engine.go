@@ -33,6 +33,7 @@ type result[T any] struct {
 	served    served
 	stored    bool      // computed by this caller and stored
 	reason    string    // computed and not stored: why
+	failed    bool      // computed, and a failure for stale-if-error (a 5xx)
 	writtenAt time.Time // hit or stale: when the value was written
 }
 
@@ -240,16 +241,14 @@ func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
 		if res, ok := j.handOut(got, out.leader); sameType && ok {
 			return res, nil
 		}
-		if sameType && got.verdict.failed && l.stale != nil {
-			return result[T]{served: servedComputed, reason: got.verdict.reason}, errFailedShared
+		if sameType && got.verdict.failed { // the shared computation failed (a 5xx): no need to fail again
+			if res, ok := j.staleFor(ctx, l); ok {
+				return res, nil
+			}
 		}
 	}
 	return j.computeAlone(ctx, l.storeDown)
 }
-
-// errFailedShared tells fallback that the shared computation failed (a 5xx,
-// say) for a waiter that may serve its stale value instead.
-var errFailedShared = errors.New("corral: the shared computation failed")
 
 // computeAlone computes for this caller only, outside the flight, on a
 // goroutine of its own so that the caller still waits with its own context.
@@ -290,7 +289,8 @@ func (j *job[T]) flightKey() string {
 // type on the same key) and must compute for itself.
 func (j *job[T]) handOut(got computed[T], own bool) (result[T], bool) {
 	if own && !got.fromStore {
-		return result[T]{val: got.val, served: servedComputed, stored: got.stored, reason: got.verdict.reason}, true
+		return result[T]{val: got.val, served: servedComputed, stored: got.stored,
+			reason: got.verdict.reason, failed: got.verdict.failed}, true
 	}
 	if !own && !got.verdict.store && !got.fromStore {
 		return result[T]{}, false
@@ -326,14 +326,10 @@ func (j *job[T]) copyOf(got computed[T]) (T, bool) {
 // goroutine. A "not found" that CacheNotFound caches is no failure: it is
 // the answer, returned as the callers after it get it from the store.
 func (j *job[T]) fallback(ctx context.Context, l lookedUp[T], res result[T], err error) (result[T], error) {
-	failed := (err != nil && !j.cfg.caches(err)) ||
-		(res.served == servedComputed && res.reason != "" && j.failedVerdict(res.val))
-	if failed && l.stale != nil && ctx.Err() == nil && l.stale.UsableStale(time.Now(), j.cfg.sie) {
-		j.c.stats.staleServed.Add(1)
-		return result[T]{val: l.staleVal, served: servedStale, writtenAt: l.stale.WrittenAt}, nil // a leader's panic was logged by onPanic
-	}
-	if err == errFailedShared { // no stale value after all: compute for ourselves
-		return j.computeAlone(ctx, l.storeDown)
+	if (err != nil && !j.cfg.caches(err)) || res.failed {
+		if stale, ok := j.staleFor(ctx, &l); ok {
+			return stale, nil // a leader's panic was logged by logPanic
+		}
 	}
 	if err != nil {
 		reraise(err)
@@ -341,8 +337,13 @@ func (j *job[T]) fallback(ctx context.Context, l lookedUp[T], res result[T], err
 	return res, err
 }
 
-func (j *job[T]) failedVerdict(v T) bool {
-	return j.rule != nil && j.rule(v, j.ttl).failed
+// staleFor serves the kept stale value, when stale-if-error allows it now.
+func (j *job[T]) staleFor(ctx context.Context, l *lookedUp[T]) (result[T], bool) {
+	if l.stale == nil || ctx.Err() != nil || !l.stale.UsableStale(time.Now(), j.cfg.sie) {
+		return result[T]{}, false
+	}
+	j.c.stats.staleServed.Add(1)
+	return result[T]{val: l.staleVal, served: servedStale, writtenAt: l.stale.WrittenAt}, true
 }
 
 // compute runs fn for the callers of the key: re-read, run, persist. The

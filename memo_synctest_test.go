@@ -171,54 +171,18 @@ func TestJitterShortensTTL(t *testing.T) {
 	})
 }
 
-// A call that starts after a Delete returned does not join the computation
-// that started before it: it computes anew, and the old value is not stored.
-func TestReadAfterDeleteDoesNotJoinOldComputation(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		c := newBubbleCache(t)
-		var version atomic.Int32
-		release := make(chan struct{})
-		load := func(ctx context.Context) (int32, error) {
-			v := version.Add(1)
-			if v == 1 {
-				<-release
-			}
-			return v, nil
-		}
-		first := make(chan int32)
-		go func() {
-			v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load)
-			first <- v
-		}()
-		synctest.Wait()
-		if err := c.Delete(ctx, "user:42"); err != nil {
-			t.Fatal(err)
-		}
-		if v, err := corral.GetOrSet(ctx, c, "user:42", time.Minute, load); err != nil || v != 2 {
-			t.Fatalf("GetOrSet after Delete = %v, %v; want the new value 2", v, err)
-		}
-		close(release)
-		if v := <-first; v != 1 {
-			t.Fatalf("the first caller got %v", v)
-		}
-		if v, _ := corral.GetOrSet(ctx, c, "user:42", time.Minute, load); v != 2 {
-			t.Fatalf("stored value = %v, want 2 (the computation overtaken by the Delete must not store)", v)
-		}
-	})
-}
-
-// A call that starts after a Set (here for ever: NoExpiration) or a Clear
-// returned does not get the value of a computation that started before it:
-// it reads the write (Set) or computes anew (Clear), and the old value is
-// not stored over it.
-func TestReadAfterSetOrClearDoesNotGetOldComputation(t *testing.T) {
+// A call that starts after a Delete, a Set (here for ever: NoExpiration) or
+// a Clear returned does not get the value of a computation that started
+// before it: it reads the write (Set) or computes anew (Delete, Clear), and
+// the old value is not stored over it.
+func TestReadAfterWriteDoesNotGetOldComputation(t *testing.T) {
 	ctx := context.Background()
 	writes := []struct {
 		name  string
 		write func(c *corral.Cache) error
 		want  int32 // what a call after the write gets, and what stays stored
 	}{
+		{"Delete", func(c *corral.Cache) error { return c.Delete(ctx, "user:42") }, 2},
 		{"Set forever", func(c *corral.Cache) error { return c.Set(ctx, "user:42", int32(9), corral.NoExpiration) }, 9},
 		{"Clear", func(c *corral.Cache) error { return c.Clear(ctx) }, 2},
 	}
