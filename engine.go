@@ -43,6 +43,14 @@ type verdict struct {
 	store  bool   // false: neither stored nor handed to other callers
 	failed bool   // a failure for stale-if-error, though the value is returned
 	reason string // why it is not stored
+	// expired: the value is stored already expired (ttl is ignored), kept
+	// for keep so that it can be revalidated; it is still handed out.
+	expired bool
+	keep    time.Duration // how long past its freshness it stays stored to be revalidated
+	// mustRevalidate, swr and sie are the value's own stale rules, which
+	// the envelope keeps: see envelope.Entry.
+	mustRevalidate bool
+	swr, sie       time.Duration
 }
 
 // job is one read-through call.
@@ -61,9 +69,12 @@ type job[T any] struct {
 
 	// run computes for the callers; release lets the waiters go their own
 	// way (a value that will not be shared). refresh computes for a
-	// background refresh, which has no caller; nil: run.
-	run     func(ctx context.Context, release func()) (T, error)
-	refresh func(ctx context.Context) (T, error)
+	// background refresh, which has no caller; nil: run. revalidate, when
+	// set, computes instead of both when an expired value was found: with
+	// that value, and with a nil release for a background refresh.
+	run        func(ctx context.Context, release func()) (T, error)
+	refresh    func(ctx context.Context) (T, error)
+	revalidate func(ctx context.Context, release func(), stale T) (T, error)
 	// rule decides whether and how long a value is stored; nil: always, for ttl.
 	rule func(v T, ttl time.Duration) verdict
 }
@@ -103,7 +114,7 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 // to its caller (the middleware's handler, which may stream to its client)
 // keeps its caller until it ends.
 func (j *job[T]) staleBound(ctx context.Context, l *lookedUp[T]) (context.Context, context.CancelFunc) {
-	if l.stale == nil || j.writesToCaller || !l.stale.UsableStale(time.Now(), j.cfg.sie) {
+	if l.stale == nil || j.writesToCaller || !l.stale.UsableStale(time.Now(), max(j.cfg.sie, l.stale.SIE)) {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, j.cfg.computeTimeout)
@@ -192,19 +203,24 @@ func (j *job[T]) expired(ctx context.Context, e envelope.Entry, now time.Time) l
 	if j.codec.Unmarshal(e.Payload, &l.staleVal) != nil {
 		return lookedUp[T]{}
 	}
-	if e.UsableStale(now, j.cfg.swr) {
+	if e.UsableStale(now, max(j.cfg.swr, e.SWR)) {
 		j.c.stats.staleServed.Add(1)
-		j.startRefresh(ctx)
+		j.startRefresh(ctx, l.staleVal)
 		return lookedUp[T]{done: true, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
 	}
 	return l
 }
 
-// startRefresh recomputes the key in the background, unless a computation of
-// it is already running. The refresh has no caller: it never writes to one.
-func (j *job[T]) startRefresh(ctx context.Context) {
+// startRefresh recomputes (or revalidates) the key's stale value in the
+// background, unless a computation of it is already running. The refresh
+// has no caller: it never writes to one.
+func (j *job[T]) startRefresh(ctx context.Context, stale T) {
 	run := j.run
-	if j.refresh != nil {
+	switch {
+	case j.revalidate != nil:
+		revalidate := j.revalidate
+		run = func(ctx context.Context, _ func()) (T, error) { return revalidate(ctx, nil, stale) }
+	case j.refresh != nil:
 		refresh := j.refresh
 		run = func(ctx context.Context, _ func()) (T, error) { return refresh(ctx) }
 	}
@@ -223,9 +239,10 @@ func (j *job[T]) startRefresh(ctx context.Context) {
 // stale-if-error covers: it gets the stale value instead).
 func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
 	link := j.newLink(ctx)
+	run := j.runFor(l)
 	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, link, func(release func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, j.run, release, l.storeDown, link)
+		return j.compute(ctx, run, release, l.storeDown, link)
 	})
 	if out.err == errWaitCycle {
 		return result[T]{}, fmt.Errorf("%w: %q waits, through other computations, for itself", ErrRecursion, j.key)
@@ -247,16 +264,26 @@ func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
 			}
 		}
 	}
-	return j.computeAlone(ctx, l.storeDown)
+	return j.computeAlone(ctx, l.storeDown, run)
+}
+
+// runFor is the computation for a caller that looked up l: the revalidation
+// of the expired value it found, when the job can revalidate, else run.
+func (j *job[T]) runFor(l *lookedUp[T]) func(context.Context, func()) (T, error) {
+	if j.revalidate == nil || l.stale == nil {
+		return j.run
+	}
+	stale := l.staleVal
+	return func(ctx context.Context, release func()) (T, error) { return j.revalidate(ctx, release, stale) }
 }
 
 // computeAlone computes for this caller only, outside the flight, on a
 // goroutine of its own so that the caller still waits with its own context.
-func (j *job[T]) computeAlone(ctx context.Context, storeDown bool) (result[T], error) {
+func (j *job[T]) computeAlone(ctx context.Context, storeDown bool, run func(context.Context, func()) (T, error)) (result[T], error) {
 	link := j.newLink(ctx)
 	out := j.c.flights.alone(ctx, link, func(func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, j.run, nil, storeDown, link)
+		return j.compute(ctx, run, nil, storeDown, link)
 	})
 	if out.err != nil {
 		return result[T]{served: servedComputed}, out.err
@@ -339,7 +366,7 @@ func (j *job[T]) fallback(ctx context.Context, l lookedUp[T], res result[T], err
 
 // staleFor serves the kept stale value, when stale-if-error allows it now.
 func (j *job[T]) staleFor(ctx context.Context, l *lookedUp[T]) (result[T], bool) {
-	if l.stale == nil || ctx.Err() != nil || !l.stale.UsableStale(time.Now(), j.cfg.sie) {
+	if l.stale == nil || ctx.Err() != nil || !l.stale.UsableStale(time.Now(), max(j.cfg.sie, l.stale.SIE)) {
 		return result[T]{}, false
 	}
 	j.c.stats.staleServed.Add(1)
@@ -454,7 +481,7 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 		got.verdict.reason = "store-unavailable"
 		return got, nil
 	}
-	got.stored, got.payload = j.store(ctx, p, v, got.verdict.ttl)
+	got.stored, got.payload = j.store(ctx, p, v, got.verdict)
 	got.codec = j.codec
 	if !got.stored && got.verdict.reason == "" {
 		got.verdict.reason = "not-stored"
@@ -462,12 +489,16 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 	return got, nil
 }
 
-// store encodes v in an envelope and writes it for ttl plus the stale
-// window, and reports whether it did, with the encoded value.
-func (j *job[T]) store(ctx context.Context, p *pending, v T, ttl time.Duration) (bool, []byte) {
-	ttl, keep := j.c.ttl(ttl)
+// store encodes v in an envelope and writes it for the verdict's ttl plus
+// the stale window (or the time it is kept for revalidation, when longer),
+// and reports whether it did, with the encoded value.
+func (j *job[T]) store(ctx context.Context, p *pending, v T, vd verdict) (bool, []byte) {
+	ttl, keep := j.c.ttl(vd.ttl)
+	if vd.expired {
+		ttl, keep = 0, vd.keep > 0
+	}
 	if !keep {
-		return false, nil // already expired: nothing to store
+		return false, nil // already expired, and not to be revalidated: nothing to store
 	}
 	payload, err := j.codec.Marshal(v)
 	if err != nil {
@@ -475,18 +506,30 @@ func (j *job[T]) store(ctx context.Context, p *pending, v T, ttl time.Duration) 
 			slog.String("key", j.key), slog.Any("error", err))
 		return false, nil
 	}
-	now := time.Now()
-	e := envelope.Entry{WrittenAt: now, Payload: payload}
-	storeTTL := time.Duration(0)
+	e := envelope.Entry{WrittenAt: time.Now(), Payload: payload, MustRevalidate: vd.mustRevalidate, SWR: vd.swr, SIE: vd.sie}
+	storeTTL := j.expiries(&e, ttl, vd)
+	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, storeTTL), payload
+}
+
+// expiries sets when e stops being fresh and stops being served stale, and
+// returns how long the store keeps it (0: forever).
+func (j *job[T]) expiries(e *envelope.Entry, ttl time.Duration, vd verdict) time.Duration {
+	if ttl == 0 && !vd.expired {
+		return 0 // forever
+	}
 	if ttl > 0 { // at most maxTTL: c.ttl made longer ones forever
 		ttl = j.cfg.jittered(ttl)
-		e.FreshUntil = now.Add(ttl)
-		if window := j.cfg.staleWindow(); window <= maxTTL-ttl { // else kept forever, and never wraps
-			storeTTL = ttl + window
-			e.StaleUntil = now.Add(storeTTL)
-		}
 	}
-	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, storeTTL), payload
+	e.FreshUntil = e.WrittenAt.Add(ttl)
+	window := max(j.cfg.staleWindow(), vd.swr, vd.sie)
+	if vd.mustRevalidate {
+		window = 0
+	}
+	if window > maxTTL-ttl || vd.keep > maxTTL-ttl {
+		return 0 // kept forever, and never wraps
+	}
+	e.StaleUntil = e.FreshUntil.Add(window)
+	return ttl + max(window, vd.keep)
 }
 
 // storeEntry writes e under sk unless a write overtook the computation, and

@@ -28,16 +28,17 @@ func (o httpOption) applyHTTP(c *httpConfig) { o(c) }
 func (o MemoOption) applyHTTP(c *httpConfig) { o(&c.memo) }
 
 type httpConfig struct {
-	ttl             time.Duration
-	ttlFromResponse bool
-	keyFunc         KeyFunc // nil: the default key, from key
-	key             keyConfig
-	statuses        []int
-	maxBody         int
-	etag            bool
-	routeName       string
-	xCache          bool
-	memo            memoConfig
+	ttl       time.Duration
+	fixedTTL  bool
+	shared    bool
+	keyFunc   KeyFunc // nil: the default key, from key
+	key       keyConfig
+	statuses  []int
+	maxBody   int
+	etag      bool
+	routeName string
+	xCache    bool
+	memo      memoConfig
 }
 
 // keyConfig is what the default key function takes from a request.
@@ -59,8 +60,13 @@ func newHTTPConfig(opts []HTTPOption) *httpConfig {
 	return cfg
 }
 
-// TTL sets how long responses stay cached. It panics on a negative TTL other
-// than [NoExpiration]. Default: the cache's default TTL.
+// TTL sets how long responses stay cached when they do not say how long they
+// are fresh: a response's s-maxage, max-age or Expires (less its Age) wins,
+// as in Django's cache_page; max-age=0, an Expires in the past or an
+// invalid one mean "not fresh": such a response is stored only when it has a
+// validator, to be revalidated with the handler. [FixedTTL] makes the TTL
+// win instead. It panics on a negative TTL other than [NoExpiration].
+// Default: the cache's default TTL.
 func TTL(d time.Duration) HTTPOption {
 	if d < 0 && d != NoExpiration {
 		panic(fmt.Sprintf("corral: TTL(%v): want d >= 0 or NoExpiration", d))
@@ -68,11 +74,34 @@ func TTL(d time.Duration) HTTPOption {
 	return httpOption(func(c *httpConfig) { c.ttl = d })
 }
 
-// TTLFromResponse takes each response's TTL from its Cache-Control header,
-// s-maxage first, then max-age; max-age=0 is not stored. Responses without
-// either get the [TTL]. Default: off.
-func TTLFromResponse() HTTPOption {
-	return httpOption(func(c *httpConfig) { c.ttlFromResponse = true })
+// TTLFromResponse was the option that let a response's max-age set its TTL.
+// That is now what every response gets: see [TTL].
+//
+// Deprecated: it does nothing; responses' own freshness always wins unless
+// [FixedTTL] is set.
+func TTLFromResponse() HTTPOption { return httpOption(func(*httpConfig) {}) }
+
+// FixedTTL keeps every stored response for the [TTL], whatever its
+// Cache-Control max-age, s-maxage, Expires or Age say (no-store, private and
+// the other rules of what may be stored still apply). Default: off, a
+// response's own freshness wins.
+func FixedTTL() HTTPOption {
+	return httpOption(func(c *httpConfig) { c.fixedTTL = true })
+}
+
+// SharedCache makes the middleware an RFC 9111 shared cache, as a careful
+// reverse proxy is: the response alone decides whether it is stored and for
+// how long (its explicit freshness, else a heuristic one from Last-Modified
+// for the statuses that allow it), there is no fallback TTL, any storable
+// status may be stored ([CacheStatuses] is ignored), and the request
+// directives a shared cache must honour are honoured: a client's no-cache,
+// max-age=0 or Pragma: no-cache makes the handler revalidate, only-if-cached
+// gets a 504 on a miss, no-store leaves its response unstored, max-age,
+// min-fresh and max-stale narrow or widen what it accepts. Clients can
+// therefore make the handler run; without SharedCache they cannot. The
+// handler's requests carry Surrogate-Capability: corral="Surrogate/1.0".
+func SharedCache() HTTPOption {
+	return httpOption(func(c *httpConfig) { c.shared = true })
 }
 
 // Key replaces the default key function. The function decides which requests

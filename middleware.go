@@ -139,8 +139,14 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		run: func(ctx context.Context, release func()) (*recorded, error) {
 			return m.run(ctx, shared, target, release), nil
 		},
-		refresh: func(ctx context.Context) (*recorded, error) { return m.refresh(ctx, shared, key), nil },
-		rule:    m.verdict,
+		refresh: func(ctx context.Context) (*recorded, error) { return m.refresh(ctx, shared, key, nil), nil },
+		revalidate: func(ctx context.Context, release func(), stale *recorded) (*recorded, error) {
+			if release == nil { // a background refresh
+				return m.refresh(ctx, shared, key, stale), nil
+			}
+			return m.revalidate(ctx, shared, target, release, stale), nil
+		},
+		rule: m.verdict,
 		// the handler may stream to its client: the request waits for it
 		writesToCaller: true,
 		flight:         flightKey(sk, layerDepth(r.Context())),

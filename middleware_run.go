@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/corralhq/corral/internal/httpcache"
@@ -20,14 +21,49 @@ type recorded struct {
 	passed  string             // why it went straight to its client: "streamed", "hijacked", "too-large"...
 	private string             // why it may go to its own client only (read before hop-by-hop fields go)
 	inner   bool               // a caching layer inside this one answered: pass its response on
+	policy  httpcache.Policy   // what the response says of its caching
+}
+
+// take is a handler's response as it was recorded, before it is prepared
+// for storing.
+type take struct {
+	resp           *response.Response // nil: it streamed, see passed
+	passed         string
+	inner          bool // a caching layer inside this one answered
+	cut            bool // the handler's context ended: its body may be cut short
+	sent, received time.Time
 }
 
 // run runs the handler for a computation, with r (the neutral request), and
-// records its response. A response that starts streaming goes to target's
-// client alone: run then lets the waiters go (release), and the handler's
-// context ends with that client's instead of at the compute timeout. A
-// background refresh has no target: its streaming response is dropped.
+// prepares its response for storing.
 func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *response.Target, release func()) *recorded {
+	return m.prepare(m.record(ctx, r, target, release))
+}
+
+// revalidate asks the handler whether a stale stored response still holds,
+// with the stored validators (RFC 9111 4.3): a 304 freshens the stored
+// response's header, and that response is the answer; any other answer
+// replaces it. A stored response without validators is computed again.
+func (m *cachedHandler) revalidate(ctx context.Context, r *http.Request, target *response.Target, release func(), stale *recorded) *recorded {
+	if stale.resp == nil || !httpcache.Validated(stale.resp.Header) {
+		return m.run(ctx, r, target, release)
+	}
+	t := m.record(ctx, httpcache.Revalidation(r, stale.resp.Header), target, release)
+	if t.resp == nil || t.inner || t.resp.Status != http.StatusNotModified {
+		return m.prepare(t)
+	}
+	header := httpcache.Updated(stale.resp.Header, httpcache.EndToEnd(t.resp.Header))
+	t.resp = response.New(stale.resp.Status, header, stale.resp.Body)
+	m.c.stats.revalidated.Add(1)
+	return m.prepare(t)
+}
+
+// record runs the handler and records its response. A response that starts
+// streaming goes to target's client alone: record then lets the waiters go
+// (release), and the handler's context ends with that client's instead of
+// at the compute timeout. A background refresh has no target: its streaming
+// response is dropped.
+func (m *cachedHandler) record(ctx context.Context, r *http.Request, target *response.Target, release func()) take {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel) // until it streams, the compute timeout bounds it
@@ -43,30 +79,56 @@ func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *respon
 	}
 	hctx, l := withLayerContext(hctx)
 	rec := response.NewRecorder(target, m.cfg.maxBody, onPass)
+	t := take{sent: time.Now()}
 	m.next.ServeHTTP(rec, r.WithContext(hctx))
-	resp, passed := rec.Result()
-	if l.claimed.Load() {
-		return &recorded{resp: resp, passed: passed, inner: true}
+	t.received = time.Now()
+	t.resp, t.passed = rec.Result()
+	t.inner, t.cut = l.claimed.Load(), hctx.Err() != nil
+	return t
+}
+
+// prepare makes a recorded response what is stored and replayed: its
+// caching policy read once, end-to-end fields only, without the fields its
+// directives keep from storage, with its corrected initial Age, and with an
+// ETag when ETags asks for one.
+func (m *cachedHandler) prepare(t take) *recorded {
+	switch {
+	case t.inner:
+		return &recorded{resp: t.resp, passed: t.passed, inner: true}
+	case t.resp == nil:
+		return &recorded{passed: t.passed}
 	}
-	if resp == nil {
-		return &recorded{passed: passed}
-	}
+	resp := t.resp
 	private := httpcache.Unshareable(resp, m.cfg.key.vary)
-	if private == "" && hctx.Err() != nil {
+	if private == "" && t.cut {
 		private = "timeout" // the handler's context ended: its body may be cut short
 	}
+	policy := httpcache.ReadPolicy(resp.Header, resp.Status, t.sent, t.received, m.cfg.shared)
 	header := httpcache.EndToEnd(resp.Header)
-	if m.cfg.etag && len(header["Etag"]) == 0 {
+	for _, name := range policy.Strip {
+		delete(header, name)
+	}
+	delete(header, "Age")
+	if age := int64(policy.Age / time.Second); age > 0 {
+		header["Age"] = []string{strconv.FormatInt(age, 10)}
+	}
+	if m.cfg.etag && resp.Status == http.StatusOK && len(header["Etag"]) == 0 {
 		sum := sha256.Sum256(resp.Body)
 		header["Etag"] = []string{`"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
 	}
-	return &recorded{resp: response.New(resp.Status, header, resp.Body), private: private}
+	return &recorded{resp: response.New(resp.Status, header, resp.Body), private: private, policy: policy}
 }
 
 // refresh runs the handler for a background refresh, which has no client:
-// a response that would stream is dropped, and counted as not stored.
-func (m *cachedHandler) refresh(ctx context.Context, r *http.Request, key string) *recorded {
-	rec := m.run(ctx, r, nil, func() {})
+// a response that would stream is dropped, and counted as not stored. A
+// stale response with validators is revalidated.
+func (m *cachedHandler) refresh(ctx context.Context, r *http.Request, key string, stale *recorded) *recorded {
+	var rec *recorded
+	if stale != nil {
+		rec = m.revalidate(ctx, r, nil, func() {}, stale)
+	} else {
+		rec = m.run(ctx, r, nil, func() {})
+	}
 	if rec.resp == nil {
 		m.finish(r, outcome{decision: decNotStored, detail: "refresh-" + rec.passed}, key)
 	}
@@ -81,31 +143,60 @@ func (m *cachedHandler) verdict(rec *recorded, ttl time.Duration) verdict {
 		return verdict{reason: "inner"}
 	case rec.resp == nil:
 		return verdict{reason: rec.passed}
-	}
-	if rec.private != "" {
+	case rec.private != "":
 		return verdict{reason: rec.private}
 	}
+	p := &rec.policy
 	switch status := rec.resp.Status; {
-	case status >= 500:
+	case status >= 500 && !(m.cfg.shared && p.Explicit):
 		return verdict{failed: true, reason: "status"} // stale-if-error serves the last good one
-	case !slices.Contains(m.cfg.statuses, status):
+	case !httpcache.Storable(status), !m.cfg.shared && !slices.Contains(m.cfg.statuses, status):
 		return verdict{reason: "status"}
+	case p.Refusal != "":
+		return verdict{reason: p.Refusal}
 	}
-	cc := httpcache.CacheControl(rec.resp.Header)
-	if cc.Has("no-cache") {
-		return verdict{reason: "no-cache"}
-	}
-	if m.cfg.ttlFromResponse {
-		if secs, ok := cc.Seconds("s-maxage"); ok {
-			ttl = time.Duration(secs) * time.Second
-		} else if secs, ok := cc.Seconds("max-age"); ok {
-			ttl = time.Duration(secs) * time.Second
+	return m.lifetime(rec, ttl)
+}
+
+// lifetime is how long a storable response is fresh: FixedTTL's TTL; else
+// what the response says, less its age; else, in the default mode, the TTL
+// less its age. One that is not fresh is stored, already expired, only when
+// it can be revalidated.
+func (m *cachedHandler) lifetime(rec *recorded, ttl time.Duration) verdict {
+	p := &rec.policy
+	vd := verdict{store: true, ttl: ttl, keep: m.revalidationKeep(ttl),
+		mustRevalidate: p.MustRevalidate || p.NoCache, swr: p.SWR, sie: p.SIE}
+	switch {
+	case m.cfg.fixedTTL:
+		return vd
+	case p.NoCache:
+		vd.expired = true
+	case p.Explicit || p.Heuristic:
+		vd.ttl, vd.expired = p.Fresh(), p.Fresh() <= 0
+	case m.cfg.shared:
+		return verdict{reason: "no-freshness"}
+	case p.Age > 0 && ttl != NoExpiration:
+		if ttl == 0 {
+			ttl = m.c.defaultTTL
 		}
-		if ttl <= 0 && ttl != NoExpiration {
-			return verdict{reason: "max-age"}
-		}
+		vd.ttl, vd.expired = ttl-p.Age, ttl <= p.Age
 	}
-	return verdict{ttl: ttl, store: true}
+	if vd.expired && !httpcache.Validated(rec.resp.Header) {
+		if p.NoCache {
+			return verdict{reason: "no-cache"}
+		}
+		return verdict{reason: "not-fresh"}
+	}
+	return vd
+}
+
+// revalidationKeep is how long a response stays stored past its freshness
+// so that it can be revalidated: the route's TTL, else the cache's default.
+func (m *cachedHandler) revalidationKeep(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return m.c.defaultTTL
+	}
+	return ttl
 }
 
 // responseCodec is the Codec of stored responses.

@@ -134,7 +134,7 @@ func TestRules(t *testing.T) {
 		{"Cookie not cached", write(200), nil, "GET", []string{"Cookie", "sid=1"}, false, "corral; fwd=bypass; detail=cookie"},
 		{"Cookie cached when the route ignores cookies", write(200), []corral.HTTPOption{corral.KeyCookies()}, "GET", []string{"Cookie", "_ga=1"}, true, "corral; fwd=miss; stored"},
 		{"Authorization cached when declared irrelevant", write(200), []corral.HTTPOption{corral.IgnoreCredentials()}, "GET", []string{"Authorization", "Bearer a"}, true, "corral; fwd=miss; stored"},
-		{"max-age=0 with TTLFromResponse", write(200, "Cache-Control", "max-age=0"), []corral.HTTPOption{corral.TTLFromResponse()}, "GET", nil, false, "corral; fwd=miss; detail=max-age"},
+		{"max-age=0 is not fresh", write(200, "Cache-Control", "max-age=0"), nil, "GET", nil, false, "corral; fwd=miss; detail=not-fresh"},
 		{"OPTIONS passes", write(200), nil, "OPTIONS", nil, false, "corral; fwd=method"},
 	}
 	for _, tt := range tests {

@@ -24,6 +24,9 @@ type Stats struct {
 	Collapsed uint64
 	// Computations counts the times a computation ran.
 	Computations uint64
+	// Revalidated counts stored responses that the handler confirmed with a
+	// 304 (HTTP revalidation): each of these computations sent no body.
+	Revalidated uint64
 	// ComputeErrors counts computations that returned an error.
 	ComputeErrors uint64
 	// LockWaits counts computations that found the distributed lock held by
@@ -45,7 +48,7 @@ type Stats struct {
 type counters struct {
 	hits, misses, errors, decodeErrors              atomic.Uint64
 	staleServed, refreshes, collapsed, computations atomic.Uint64
-	computeErrors, lockWaits, rejected              atomic.Uint64
+	computeErrors, lockWaits, rejected, revalidated atomic.Uint64
 	errorsByOp                                      [len(storeOps)]atomic.Uint64
 }
 
@@ -59,6 +62,7 @@ func (c *counters) snapshot() Stats {
 		Refreshes:     c.refreshes.Load(),
 		Collapsed:     c.collapsed.Load(),
 		Computations:  c.computations.Load(),
+		Revalidated:   c.revalidated.Load(),
 		ComputeErrors: c.computeErrors.Load(),
 		LockWaits:     c.lockWaits.Load(),
 		Rejected:      c.rejected.Load(),

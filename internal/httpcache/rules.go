@@ -13,20 +13,14 @@ import (
 )
 
 // Unshareable says why a response may only go to the client it was made
-// for, or "": it sets a cookie, is private or no-store, varies on a header
-// the key does not hold (keyed: canonical names), declares trailers, or its
-// body is not as long as its Content-Length says (truncated).
+// for, or "": it sets a cookie, varies on a header the key does not hold
+// (keyed: canonical names), declares trailers, or its body is not as long
+// as its Content-Length says (truncated). What its directives forbid
+// (private, no-store) is its [Policy]'s Refusal.
 func Unshareable(r *response.Response, keyed []string) string {
 	h := r.Header
 	if _, ok := h["Set-Cookie"]; ok {
 		return "set-cookie"
-	}
-	cc := CacheControl(h)
-	switch {
-	case cc.Has("private"):
-		return "private"
-	case cc.Has("no-store"):
-		return "no-store"
 	}
 	if varies(h, keyed) {
 		return "vary"
@@ -89,41 +83,4 @@ func EndToEnd(h http.Header) http.Header {
 		delete(out, k)
 	}
 	return out
-}
-
-// Directives is a Cache-Control header's directives, lower-cased.
-type Directives []string
-
-// CacheControl returns h's Cache-Control directives.
-func CacheControl(h http.Header) Directives {
-	var out Directives
-	for _, v := range h["Cache-Control"] {
-		for d := range strings.SplitSeq(v, ",") {
-			if d = strings.TrimSpace(d); d != "" {
-				out = append(out, strings.ToLower(d))
-			}
-		}
-	}
-	return out
-}
-
-// Has reports whether the directive name is present, with or without a value.
-func (ds Directives) Has(name string) bool {
-	for _, d := range ds {
-		if d == name || strings.HasPrefix(d, name+"=") {
-			return true
-		}
-	}
-	return false
-}
-
-// Seconds returns the value of a delta-seconds directive (max-age=60).
-func (ds Directives) Seconds(name string) (int64, bool) {
-	for _, d := range ds {
-		if v, ok := strings.CutPrefix(d, name+"="); ok {
-			n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
-			return max(n, 0), err == nil
-		}
-	}
-	return 0, false
 }

@@ -15,10 +15,14 @@ type Response struct {
 	Header http.Header // canonical names, end-to-end fields only once stored
 	Body   []byte
 
-	// Fields is Header as a list, plus Content-Length when it had none: what
-	// a replay copies. Its slices are shared by every replay: copy them out.
+	// Fields is Header as a list, plus Content-Length when it had none and
+	// without Age: what a replay copies. Its slices are shared by every
+	// replay: copy them out.
 	Fields []Field
 	Values int // how many values Fields holds in all
+	// Age is the Age the response had when it was stored (its corrected
+	// initial age), in seconds: a replay adds the time since.
+	Age int64
 }
 
 // Field is one header field, for replay.
@@ -32,6 +36,12 @@ func New(status int, header http.Header, body []byte) *Response {
 	r := &Response{Status: status, Header: header, Body: body}
 	r.Fields = make([]Field, 0, len(header)+1)
 	for k, vs := range header {
+		if k == "Age" {
+			if len(vs) == 1 {
+				r.Age, _ = strconv.ParseInt(vs[0], 10, 64)
+			}
+			continue
+		}
 		r.Fields = append(r.Fields, Field{k, vs[:len(vs):len(vs)]})
 		r.Values += len(vs)
 	}
