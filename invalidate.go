@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
 
-// serveUnsafe passes a POST, PUT, PATCH or DELETE through and, when it
-// succeeds (2xx or 3xx), drops every stored variant of its URL.
+// serveUnsafe passes an unsafe request through and, when it succeeds (2xx
+// or 3xx), drops every stored variant of its URL, and of the URLs its
+// response's Location and Content-Location name on the same host.
 func (m *cachedHandler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 	o := outcome{decision: decPassed, detail: r.Method}
 	m.setCacheStatus(w.Header(), o, nil)
@@ -21,8 +23,12 @@ func (m *cachedHandler) serveUnsafe(w http.ResponseWriter, r *http.Request) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
-	if sw.status >= 200 && sw.status < 400 {
-		m.invalidate(context.WithoutCancel(r.Context()), r) // a failure leaves the entries to their TTL
+	if sw.status >= 200 && sw.status < 400 { // a failure leaves the entries to their TTL
+		ctx := context.WithoutCancel(r.Context())
+		m.invalidate(ctx, r)
+		for _, related := range relatedURLs(r, w.Header()) {
+			m.invalidate(ctx, related)
+		}
 	}
 	if !l.claimed.Load() {
 		m.finish(r, o, "")
@@ -57,6 +63,32 @@ func (m *cachedHandler) invalidate(ctx context.Context, r *http.Request) {
 	for _, u := range urls {
 		m.c.newGeneration(ctx, u)
 	}
+}
+
+// relatedURLs returns requests for the URLs that a response to r names in
+// Location and Content-Location, when they are on r's host (RFC 9111 4.4:
+// another host's entries are not r's to drop).
+func relatedURLs(r *http.Request, h http.Header) []*http.Request {
+	base := &url.URL{Scheme: schemeOf(r), Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	var out []*http.Request
+	for _, field := range []string{"Location", "Content-Location"} {
+		vs := h[field]
+		if len(vs) == 0 {
+			continue
+		}
+		ref, err := url.Parse(strings.TrimSpace(vs[0]))
+		if err != nil {
+			continue
+		}
+		u := base.ResolveReference(ref)
+		if !strings.EqualFold(u.Host, r.Host) || u.Scheme != base.Scheme {
+			continue
+		}
+		related := r.Clone(r.Context())
+		related.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+		out = append(out, related)
+	}
+	return out
 }
 
 // newGeneration replaces a URL's generation, dropping all its variants.
@@ -104,3 +136,11 @@ func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// schemeOf is the scheme r came over, as the key holds it.
+func schemeOf(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}

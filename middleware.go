@@ -85,6 +85,10 @@ func (c *Cache) Handler(h http.Handler, opts ...HTTPOption) http.Handler {
 	return c.Middleware(opts...)(h)
 }
 
+// surrogateCapability announces corral to the handler as a surrogate
+// (Edge Architecture 1.0), so that Surrogate-Control may target it.
+var surrogateCapability = []string{httpcache.Target + `="Surrogate/1.0"`}
+
 type cachedHandler struct {
 	c    *Cache
 	next http.Handler
@@ -92,17 +96,18 @@ type cachedHandler struct {
 }
 
 // ServeHTTP serves r through the cache: GET and HEAD from a stored response
-// or the one computation of their key, unsafe methods through the handler
-// and then invalidation, other methods through the handler.
+// or the one computation of their key, OPTIONS, TRACE and CONNECT through
+// the handler, and every other method (unsafe, or of unknown safety, as RFC
+// 9111 4.4 counts them) through the handler and then invalidation.
 func (m *cachedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	claimLayer(r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		m.serveCacheable(w, r)
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		m.serveUnsafe(w, r)
-	default:
+	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
 		m.pass(w, r, outcome{decision: decPassed, detail: r.Method}, "")
+	default: // POST, PUT, PATCH, DELETE, and methods whose safety is unknown
+		m.serveUnsafe(w, r)
 	}
 }
 
@@ -134,6 +139,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 	target := response.NewTarget(w)
 	defer target.Detach() // the handler may run on for others: it must not write to w after we return
 	shared := httpcache.Neutral(r)
+	shared.Header["Surrogate-Capability"] = surrogateCapability
 	j := job[*recorded]{
 		c: m.c, sk: sk, key: key, ttl: m.cfg.ttl, codec: responseCodec{}, share: true, cfg: &m.cfg.memo,
 		run: func(ctx context.Context, release func()) (*recorded, error) {

@@ -150,9 +150,9 @@ func (m *cachedHandler) verdict(rec *recorded, ttl time.Duration) verdict {
 	switch status := rec.resp.Status; {
 	case status >= 500 && !(m.cfg.shared && p.Explicit):
 		return verdict{failed: true, reason: "status"} // stale-if-error serves the last good one
-	case !httpcache.Storable(status), !m.cfg.shared && !slices.Contains(m.cfg.statuses, status):
+	case !p.Storable(status), !m.cfg.shared && !slices.Contains(m.cfg.statuses, status):
 		return verdict{reason: "status"}
-	case p.Refusal != "":
+	case p.Refusal != "" && !(p.Refusal == "no-store" && p.MustUnderstand): // a known status overrides no-store (5.2.2.3)
 		return verdict{reason: p.Refusal}
 	}
 	return m.lifetime(rec, ttl)

@@ -77,8 +77,11 @@ func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *res
 		block = putField(h, block, f.Name, f.Values)
 	}
 	block = m.setCacheStatus(h, o, block)
-	if o.decision == decHit || o.decision == decStale {
-		putField(h, block, "Age", ageValue(time.Since(writtenAt)))
+	switch {
+	case o.decision == decHit || o.decision == decStale:
+		putField(h, block, "Age", ageValue(resp.Age, time.Since(writtenAt)))
+	case resp.Age > 0: // computed for this request, and already old when it came
+		putField(h, block, "Age", ageValue(resp.Age, 0))
 	}
 	writeResponse(w, r, resp)
 }
@@ -125,8 +128,10 @@ var ages = func() [][]string {
 	return out
 }()
 
-func ageValue(d time.Duration) []string {
-	secs := max(int64(d/time.Second), 0)
+// ageValue is the Age of a response that was initial seconds old when it
+// was stored, d ago (RFC 9111 4.2.3).
+func ageValue(initial int64, d time.Duration) []string {
+	secs := max(int64(d/time.Second), 0) + max(initial, 0)
 	if secs < int64(len(ages)) {
 		return ages[secs]
 	}

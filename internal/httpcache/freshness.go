@@ -23,6 +23,9 @@ type Policy struct {
 	// Refusal says why the response may not be stored at all ("no-store",
 	// "private"), or "".
 	Refusal string
+	// MustUnderstand: it may be stored only when the cache knows the
+	// caching rules of its status (RFC 9111 5.2.2.3).
+	MustUnderstand bool
 	// NoCache: it may be stored, but never reused without revalidation.
 	NoCache bool
 	// MustRevalidate: once stale, it is never served without revalidation
@@ -118,6 +121,8 @@ func (p *Policy) readDirectives(ds Directives) {
 		switch d.Name {
 		case "no-store":
 			p.Refusal = "no-store"
+		case "must-understand":
+			p.MustUnderstand = true
 		case "private", "no-cache":
 			if d.Value != "" { // qualified: those fields only
 				p.Strip = append(p.Strip, fieldNames(d.Value)...)
@@ -211,8 +216,12 @@ var heuristicStatuses = []int{200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 
 // heuristic freshness lifetime.
 func HeuristicStatus(status int) bool { return slices.Contains(heuristicStatuses, status) }
 
-// Storable reports whether a status may ever be stored: a final status, not
-// 206 (corral does not combine parts) nor 304.
-func Storable(status int) bool {
+// Storable reports whether a response of this status may be stored under
+// p: a final status, not 206 (corral does not combine parts) nor 304, and
+// one whose rules corral knows when the response says must-understand.
+func (p *Policy) Storable(status int) bool {
+	if p.MustUnderstand && http.StatusText(status) == "" {
+		return false
+	}
 	return status >= 200 && status != http.StatusPartialContent && status != http.StatusNotModified
 }

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"maps"
 	"net/http"
+	"slices"
 )
 
 // Revalidation returns the request that revalidates a stored response
@@ -22,17 +23,21 @@ func Revalidation(n *http.Request, stored http.Header) *http.Request {
 
 // Updated returns the header of a stored response freshened by a 304
 // (RFC 9111 3.2 and 4.3.4): the stored fields, each replaced by the 304's
-// field of that name, but for Content-Length (the 304 has no body). The
-// stored Age goes: the 304 says how old the response is now. Neither header
-// is changed; both must hold end-to-end fields only.
+// field of that name, but for those that describe the stored body, which
+// the 304 does not carry (see representation). The stored Age goes: the
+// 304 says how old the response is now. Neither header is changed; both
+// must hold end-to-end fields only.
 func Updated(stored, notModified http.Header) http.Header {
 	h := maps.Clone(stored)
 	delete(h, "Age")
 	for name, values := range notModified {
-		if name == "Content-Length" {
-			continue
+		if !slices.Contains(representation, name) {
+			h[name] = values
 		}
-		h[name] = values
 	}
 	return h
 }
+
+// representation are the fields that describe a stored body (its length,
+// coding, digest, range and entity tag): a 304 does not change them.
+var representation = []string{"Content-Length", "Content-Encoding", "Content-Md5", "Content-Range", "Etag"}
