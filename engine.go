@@ -43,6 +43,9 @@ type verdict struct {
 	store  bool   // false: neither stored nor handed to other callers
 	failed bool   // a failure for stale-if-error, though the value is returned
 	reason string // why it is not stored
+	// solo: stored, but not handed to the callers waiting for it, who
+	// compute for themselves.
+	solo bool
 	// expired: the value is stored already expired (ttl is ignored), kept
 	// for keep so that it can be revalidated; it is still handed out.
 	expired bool
@@ -77,6 +80,9 @@ type job[T any] struct {
 	revalidate func(ctx context.Context, release func(), stale T) (T, error)
 	// rule decides whether and how long a value is stored; nil: always, for ttl.
 	rule func(v T, ttl time.Duration) verdict
+	// accept says whether a stored value answers this caller; nil: any. One
+	// that does not is neither served, fresh or stale, nor revalidated.
+	accept func(v T) bool
 }
 
 // computed is what a computation hands its callers.
@@ -135,7 +141,7 @@ type lookedUp[T any] struct {
 // for stale-if-error.
 func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 	if j.share {
-		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec); ok {
+		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec); ok && j.accepts(v) {
 			j.c.stats.hits.Add(1)
 			return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: writtenAt}}
 		}
@@ -172,7 +178,7 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 // garbage) is a miss, recomputed and overwritten.
 func (j *job[T]) foreign(data []byte) lookedUp[T] {
 	var v T
-	if j.codec.Unmarshal(data, &v) != nil {
+	if j.codec.Unmarshal(data, &v) != nil || !j.accepts(v) {
 		return lookedUp[T]{}
 	}
 	j.c.stats.hits.Add(1)
@@ -192,6 +198,9 @@ func (j *job[T]) fresh(e envelope.Entry) lookedUp[T] {
 		}
 		return lookedUp[T]{done: true, err: failure("get", j.key, ErrDecode, fmt.Errorf("into %T: %w", v, err))}
 	}
+	if !j.accepts(v) {
+		return lookedUp[T]{}
+	}
 	j.c.stats.hits.Add(1)
 	return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: e.WrittenAt}}
 }
@@ -200,7 +209,7 @@ func (j *job[T]) fresh(e envelope.Entry) lookedUp[T] {
 // background refresh, or keeps it for stale-if-error.
 func (j *job[T]) expired(ctx context.Context, e envelope.Entry, now time.Time) lookedUp[T] {
 	l := lookedUp[T]{stale: &e}
-	if j.codec.Unmarshal(e.Payload, &l.staleVal) != nil {
+	if j.codec.Unmarshal(e.Payload, &l.staleVal) != nil || !j.accepts(l.staleVal) {
 		return lookedUp[T]{}
 	}
 	if e.UsableStale(now, max(j.cfg.swr, e.SWR)) {
@@ -267,6 +276,9 @@ func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
 	return j.computeAlone(ctx, l.storeDown, run)
 }
 
+// accepts reports whether a stored value answers this caller.
+func (j *job[T]) accepts(v T) bool { return j.accept == nil || j.accept(v) }
+
 // runFor is the computation for a caller that looked up l: the revalidation
 // of the expired value it found, when the job can revalidate, else run.
 func (j *job[T]) runFor(l *lookedUp[T]) func(context.Context, func()) (T, error) {
@@ -319,7 +331,7 @@ func (j *job[T]) handOut(got computed[T], own bool) (result[T], bool) {
 		return result[T]{val: got.val, served: servedComputed, stored: got.stored,
 			reason: got.verdict.reason, failed: got.verdict.failed}, true
 	}
-	if !own && !got.verdict.store && !got.fromStore {
+	if !own && (!got.verdict.store || got.verdict.solo) && !got.fromStore {
 		return result[T]{}, false
 	}
 	res := result[T]{val: got.val, served: servedCollapsed, writtenAt: got.writtenAt}
@@ -442,7 +454,7 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 	default:
 		return got, held, false
 	}
-	if j.codec.Unmarshal(e.Payload, &got.val) != nil {
+	if j.codec.Unmarshal(e.Payload, &got.val) != nil || !j.accepts(got.val) {
 		return got, held, false
 	}
 	got.fromStore, got.writtenAt, got.payload, got.codec = true, e.WrittenAt, e.Payload, j.codec

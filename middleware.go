@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	"github.com/corralhq/corral/internal/httpcache"
@@ -124,42 +125,51 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v, writtenAt, ok := sharedHit[*recorded](m.c, sk, responseCodec{}); ok {
+		if v.variants != nil {
+			m.serveVariant(w, r, key, v.variants)
+			return
+		}
 		m.c.stats.hits.Add(1)
 		o := outcome{decision: decHit}
 		m.replay(w, r, v.resp, o, writtenAt)
 		m.finish(r, o, key)
 		return
 	}
-	m.serveThrough(w, r, key, sk)
+	m.serveThrough(w, r, key, sk, nil)
 }
 
 // serveThrough serves a miss: it leads or joins the computation of the key
-// and answers from its outcome.
-func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key, sk string) {
+// (of a URL, or of the variant sel of it) and answers from its outcome.
+func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key, sk string, sel *selection) {
 	target := response.NewTarget(w)
 	defer target.Detach() // the handler may run on for others: it must not write to w after we return
-	shared := httpcache.Neutral(r)
-	shared.Header["Surrogate-Capability"] = surrogateCapability
+	c := m.computation(r, target, key, sel)
 	j := job[*recorded]{
 		c: m.c, sk: sk, key: key, ttl: m.cfg.ttl, codec: responseCodec{}, share: true, cfg: &m.cfg.memo,
 		run: func(ctx context.Context, release func()) (*recorded, error) {
-			return m.run(ctx, shared, target, release), nil
+			return c.run(ctx, release), nil
 		},
-		refresh: func(ctx context.Context) (*recorded, error) { return m.refresh(ctx, shared, key, nil), nil },
+		refresh: func(ctx context.Context) (*recorded, error) { return c.refresh(ctx, nil), nil },
 		revalidate: func(ctx context.Context, release func(), stale *recorded) (*recorded, error) {
 			if release == nil { // a background refresh
-				return m.refresh(ctx, shared, key, stale), nil
+				return c.refresh(ctx, stale), nil
 			}
-			return m.revalidate(ctx, shared, target, release, stale), nil
+			return c.revalidate(ctx, release, stale), nil
 		},
 		rule: m.verdict,
 		// the handler may stream to its client: the request waits for it
 		writesToCaller: true,
 		flight:         flightKey(sk, layerDepth(r.Context())),
 	}
+	if sel != nil {
+		j.accept, j.flight = sel.accepts, sel.flight(sk, layerDepth(r.Context()))
+	}
 	res, err := j.load(r.Context())
 	o := outcomeOf(res, err, r)
 	switch {
+	case res.val != nil && res.val.variants != nil && res.served != servedComputed:
+		m.serveVariant(w, r, key, res.val.variants) // the URL's responses are variants: find r's
+		return
 	case res.val != nil && res.val.inner: // an inner layer answered, and counted
 		if res.val.resp != nil {
 			writeRaw(w, r, res.val.resp)
@@ -175,6 +185,19 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		m.replay(w, r, res.val.resp, o, res.writtenAt)
 	}
 	m.finish(r, o, key)
+}
+
+// computation is how the handler runs for r's key: with the neutral request
+// (a GET, without r's conditional fields), announcing corral as a surrogate.
+func (m *cachedHandler) computation(r *http.Request, target *response.Target, key string, sel *selection) *computation {
+	n := httpcache.Neutral(r)
+	n.Header["Surrogate-Capability"] = surrogateCapability
+	c := &computation{m: m, r: n, target: target, key: key, keyed: m.cfg.key.vary, learn: sel == nil}
+	if sel != nil {
+		c.keyed = append(slices.Clip(m.cfg.key.vary), sel.vs.names...)
+		c.selecting = sel.values
+	}
+	return c
 }
 
 // outcomeOf says how a request was served from the engine's result.

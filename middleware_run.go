@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,6 +21,14 @@ type recorded struct {
 	private string             // why it may go to its own client only (read before hop-by-hop fields go)
 	inner   bool               // a caching layer inside this one answered: pass its response on
 	policy  httpcache.Policy   // what the response says of its caching
+
+	// vary names the request headers the response varies on that its key
+	// does not hold; selecting holds a variant's values of the headers its
+	// URL varies on; variants, at a URL's own key, says that its responses
+	// are variants (see variants.go).
+	vary      []string
+	selecting []string
+	variants  *variants
 }
 
 // take is a handler's response as it was recorded, before it is prepared
@@ -34,36 +41,70 @@ type take struct {
 	sent, received time.Time
 }
 
-// run runs the handler for a computation, with r (the neutral request), and
-// prepares its response for storing.
-func (m *cachedHandler) run(ctx context.Context, r *http.Request, target *response.Target, release func()) *recorded {
-	return m.prepare(m.record(ctx, r, target, release))
+// computation is how the middleware runs the handler for one key: with the
+// neutral request, streaming to target when it must (nil: a background
+// refresh, which has no client).
+type computation struct {
+	m      *cachedHandler
+	r      *http.Request
+	target *response.Target
+	key    string
+	keyed  []string // the request headers the key holds: VaryOn, and a variant's
+	// learn: at a URL's own key, a response that varies on other request
+	// headers makes the URL's responses variants; at a variant's key,
+	// selecting are its values of those headers.
+	learn     bool
+	selecting []string
+}
+
+// run runs the handler, and prepares its response for storing.
+func (c *computation) run(ctx context.Context, release func()) *recorded {
+	return c.learned(ctx, c.prepare(c.record(ctx, c.r, release)))
 }
 
 // revalidate asks the handler whether a stale stored response still holds,
 // with the stored validators (RFC 9111 4.3): a 304 freshens the stored
 // response's header, and that response is the answer; any other answer
 // replaces it. A stored response without validators is computed again.
-func (m *cachedHandler) revalidate(ctx context.Context, r *http.Request, target *response.Target, release func(), stale *recorded) *recorded {
+func (c *computation) revalidate(ctx context.Context, release func(), stale *recorded) *recorded {
 	if stale.resp == nil || !httpcache.Validated(stale.resp.Header) {
-		return m.run(ctx, r, target, release)
+		return c.run(ctx, release)
 	}
-	t := m.record(ctx, httpcache.Revalidation(r, stale.resp.Header), target, release)
+	t := c.record(ctx, httpcache.Revalidation(c.r, stale.resp.Header), release)
 	if t.resp == nil || t.inner || t.resp.Status != http.StatusNotModified {
-		return m.prepare(t)
+		return c.learned(ctx, c.prepare(t))
 	}
 	header := httpcache.Updated(stale.resp.Header, httpcache.EndToEnd(t.resp.Header))
 	t.resp = response.New(stale.resp.Status, header, stale.resp.Body)
-	m.c.stats.revalidated.Add(1)
-	return m.prepare(t)
+	c.m.c.stats.revalidated.Add(1)
+	return c.learned(ctx, c.prepare(t))
 }
 
-// record runs the handler and records its response. A response that starts
-// streaming goes to target's client alone: record then lets the waiters go
-// (release), and the handler's context ends with that client's instead of
-// at the compute timeout. A background refresh has no target: its streaming
-// response is dropped.
-func (m *cachedHandler) record(ctx context.Context, r *http.Request, target *response.Target, release func()) take {
+// refresh runs the handler for a background refresh, which has no client:
+// a response that would stream is dropped, and counted as not stored. A
+// stale response with validators is revalidated.
+func (c *computation) refresh(ctx context.Context, stale *recorded) *recorded {
+	bg := *c
+	bg.target = nil
+	var rec *recorded
+	if stale != nil {
+		rec = bg.revalidate(ctx, func() {}, stale)
+	} else {
+		rec = bg.run(ctx, func() {})
+	}
+	if rec.resp == nil {
+		c.m.finish(c.r, outcome{decision: decNotStored, detail: "refresh-" + rec.passed}, c.key)
+	}
+	return rec
+}
+
+// record runs the handler for r and records its response. A response that
+// starts streaming goes to the target's client alone: record then lets the
+// waiters go (release), and the handler's context ends with that client's
+// instead of at the compute timeout. Without a target, a streaming response
+// is dropped.
+func (c *computation) record(ctx context.Context, r *http.Request, release func()) take {
+	m := c.m
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel) // until it streams, the compute timeout bounds it
@@ -78,7 +119,7 @@ func (m *cachedHandler) record(ctx context.Context, r *http.Request, target *res
 		}
 	}
 	hctx, l := withLayerContext(hctx)
-	rec := response.NewRecorder(target, m.cfg.maxBody, onPass)
+	rec := response.NewRecorder(c.target, m.cfg.maxBody, onPass)
 	t := take{sent: time.Now()}
 	m.next.ServeHTTP(rec, r.WithContext(hctx))
 	t.received = time.Now()
@@ -89,55 +130,58 @@ func (m *cachedHandler) record(ctx context.Context, r *http.Request, target *res
 
 // prepare makes a recorded response what is stored and replayed: its
 // caching policy read once, end-to-end fields only, without the fields its
-// directives keep from storage, with its corrected initial Age, and with an
-// ETag when ETags asks for one.
-func (m *cachedHandler) prepare(t take) *recorded {
+// directives keep from storage, with its corrected initial Age, the VaryOn
+// headers in its Vary, and an ETag when ETags asks for one.
+func (c *computation) prepare(t take) *recorded {
 	switch {
 	case t.inner:
 		return &recorded{resp: t.resp, passed: t.passed, inner: true}
 	case t.resp == nil:
 		return &recorded{passed: t.passed}
 	}
-	resp := t.resp
-	private := httpcache.Unshareable(resp, m.cfg.key.vary)
-	if private == "" && t.cut {
-		private = "timeout" // the handler's context ended: its body may be cut short
+	resp, cfg := t.resp, c.m.cfg
+	rec := &recorded{private: httpcache.Unshareable(resp), selecting: c.selecting}
+	rec.vary = httpcache.Unkeyed(resp.Header, c.keyed)
+	if rec.private == "" && t.cut {
+		rec.private = "timeout" // the handler's context ended: its body may be cut short
 	}
-	policy := httpcache.ReadPolicy(resp.Header, resp.Status, t.sent, t.received, m.cfg.shared)
+	if len(rec.vary) > 0 && !c.learn {
+		rec.private = "vary" // a variant that varies on more than its URL's others
+	}
+	rec.policy = httpcache.ReadPolicy(resp.Header, resp.Status, t.sent, t.received, cfg.shared)
 	header := httpcache.EndToEnd(resp.Header)
-	for _, name := range policy.Strip {
+	for _, name := range rec.policy.Strip {
 		delete(header, name)
 	}
 	delete(header, "Age")
-	if age := int64(policy.Age / time.Second); age > 0 {
+	if age := int64(rec.policy.Age / time.Second); age > 0 {
 		header["Age"] = []string{strconv.FormatInt(age, 10)}
 	}
-	if m.cfg.etag && resp.Status == http.StatusOK && len(header["Etag"]) == 0 {
+	httpcache.AddVary(header, cfg.key.vary)
+	if cfg.etag && resp.Status == http.StatusOK && len(header["Etag"]) == 0 {
 		sum := sha256.Sum256(resp.Body)
 		header["Etag"] = []string{`"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
 	}
-	return &recorded{resp: response.New(resp.Status, header, resp.Body), private: private, policy: policy}
-}
-
-// refresh runs the handler for a background refresh, which has no client:
-// a response that would stream is dropped, and counted as not stored. A
-// stale response with validators is revalidated.
-func (m *cachedHandler) refresh(ctx context.Context, r *http.Request, key string, stale *recorded) *recorded {
-	var rec *recorded
-	if stale != nil {
-		rec = m.revalidate(ctx, r, nil, func() {}, stale)
-	} else {
-		rec = m.run(ctx, r, nil, func() {})
-	}
-	if rec.resp == nil {
-		m.finish(r, outcome{decision: decNotStored, detail: "refresh-" + rec.passed}, key)
-	}
+	rec.resp = response.New(resp.Status, header, resp.Body)
 	return rec
 }
 
 // verdict is the middleware's storage rule: whether a response is stored
-// and shared, and for how long.
+// and shared, and for how long. At a URL whose responses are variants, what
+// is stored at its own key is the variants' record, for variantsTTL, and
+// not handed to waiters (their variant may be another).
 func (m *cachedHandler) verdict(rec *recorded, ttl time.Duration) verdict {
+	switch {
+	case rec.variants != nil:
+		return verdict{store: true, solo: true, ttl: variantsTTL}
+	case len(rec.vary) > 0 && rec.private == "" && rec.resp != nil:
+		return verdict{reason: "vary"} // a variant that could not be stored
+	}
+	return m.storable(rec, ttl)
+}
+
+// storable is the storage rule of one response.
+func (m *cachedHandler) storable(rec *recorded, ttl time.Duration) verdict {
 	switch {
 	case rec.inner:
 		return verdict{reason: "inner"}
@@ -197,28 +241,4 @@ func (m *cachedHandler) revalidationKeep(ttl time.Duration) time.Duration {
 		return m.c.defaultTTL
 	}
 	return ttl
-}
-
-// responseCodec is the Codec of stored responses.
-type responseCodec struct{}
-
-func (responseCodec) Marshal(v any) ([]byte, error) {
-	rec, ok := v.(*recorded)
-	if !ok || rec.resp == nil {
-		return nil, fmt.Errorf("corral: the response codec cannot encode %T", v)
-	}
-	return response.Encode(rec.resp), nil
-}
-
-func (responseCodec) Unmarshal(data []byte, v any) error {
-	dst, ok := v.(**recorded)
-	if !ok {
-		return fmt.Errorf("corral: the response codec cannot decode into %T", v)
-	}
-	resp, err := response.Decode(data)
-	if err != nil {
-		return err
-	}
-	*dst = &recorded{resp: resp}
-	return nil
 }

@@ -126,7 +126,7 @@ func TestRules(t *testing.T) {
 		{"private not stored", write(200, "Cache-Control", "max-age=60, Private"), nil, "GET", nil, false, "corral; fwd=miss; detail=private"},
 		{"no-store not stored", write(200, "Cache-Control", "no-store"), nil, "GET", nil, false, "corral; fwd=miss; detail=no-store"},
 		{"no-cache not stored", write(200, "Cache-Control", "no-cache"), nil, "GET", nil, false, "corral; fwd=miss; detail=no-cache"},
-		{"unkeyed Vary not stored", write(200, "Vary", "Accept-Encoding"), nil, "GET", nil, false, "corral; fwd=miss; detail=vary"},
+		{"unkeyed Vary stored as a variant", write(200, "Vary", "Accept-Encoding"), nil, "GET", nil, true, "corral; fwd=miss; stored"},
 		{"keyed Vary stored", write(200, "Vary", "accept-encoding"), []corral.HTTPOption{corral.VaryOn("Accept-Encoding")}, "GET", nil, true, "corral; fwd=miss; stored"},
 		{"Vary * not stored", write(200, "Vary", "*"), nil, "GET", nil, false, "corral; fwd=miss; detail=vary"},
 		{"trailers not stored", write(200, "Trailer", "X-Sum"), nil, "GET", nil, false, "corral; fwd=miss; detail=trailers"},

@@ -13,16 +13,17 @@ import (
 )
 
 // Unshareable says why a response may only go to the client it was made
-// for, or "": it sets a cookie, varies on a header the key does not hold
-// (keyed: canonical names), declares trailers, or its body is not as long
-// as its Content-Length says (truncated). What its directives forbid
-// (private, no-store) is its [Policy]'s Refusal.
-func Unshareable(r *response.Response, keyed []string) string {
+// for, or "": it sets a cookie, says Vary: * (it varies on more than the
+// request), declares trailers, or its body is not as long as its
+// Content-Length says (truncated). What its directives forbid (private,
+// no-store) is its [Policy]'s Refusal; a Vary on headers the key does not
+// hold is [Unkeyed].
+func Unshareable(r *response.Response) string {
 	h := r.Header
 	if _, ok := h["Set-Cookie"]; ok {
 		return "set-cookie"
 	}
-	if varies(h, keyed) {
+	if slices.Contains(varyNames(h), "*") {
 		return "vary"
 	}
 	if _, ok := h["Trailer"]; ok {
@@ -39,20 +40,45 @@ func Unshareable(r *response.Response, keyed []string) string {
 	return ""
 }
 
-// varies reports whether the Vary header names * or a header not keyed.
-func varies(h http.Header, keyed []string) bool {
+// varyNames returns the names h's Vary lists, canonical, sorted, once each.
+func varyNames(h http.Header) []string {
+	var names []string
 	for _, v := range h["Vary"] {
 		for name := range strings.SplitSeq(v, ",") {
-			name = strings.TrimSpace(name)
-			if name == "" {
-				continue
-			}
-			if name == "*" || !slices.Contains(keyed, http.CanonicalHeaderKey(name)) {
-				return true
+			if name = strings.TrimSpace(name); name != "" {
+				names = append(names, http.CanonicalHeaderKey(name))
 			}
 		}
 	}
-	return false
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// Unkeyed returns the request headers h's Vary names that keyed (canonical
+// names) does not hold: the response is one variant among those their
+// values select (RFC 9111 4.1). Nil when there are none, or for Vary: *.
+func Unkeyed(h http.Header, keyed []string) []string {
+	var out []string
+	for _, name := range varyNames(h) {
+		if name == "*" {
+			return nil
+		}
+		if !slices.Contains(keyed, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// AddVary adds to h's Vary the names it lacks among names (canonical), so
+// that a cache or browser in front keys on them too.
+func AddVary(h http.Header, names []string) {
+	have := varyNames(h)
+	for _, name := range names {
+		if !slices.Contains(have, name) && !slices.Contains(have, "*") {
+			h["Vary"] = append(h["Vary"][:len(h["Vary"]):len(h["Vary"])], name)
+		}
+	}
 }
 
 // truncated reports whether the body's length differs from a declared
