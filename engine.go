@@ -83,6 +83,9 @@ type job[T any] struct {
 	// accept says whether a stored value answers this caller; nil: any. One
 	// that does not is neither served, fresh or stale, nor revalidated.
 	accept func(v T) bool
+	// mustValidate: no stored value answers this caller as it is; one that
+	// is found is revalidated (an HTTP request's no-cache).
+	mustValidate bool
 }
 
 // computed is what a computation hands its callers.
@@ -140,7 +143,7 @@ type lookedUp[T any] struct {
 // expired one is served at once under stale-while-revalidate, else kept
 // for stale-if-error.
 func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
-	if j.share {
+	if j.share && !j.mustValidate {
 		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec); ok && j.accepts(v) {
 			j.c.stats.hits.Add(1)
 			return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: writtenAt}}
@@ -160,6 +163,9 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 	case envelope.Foreign:
 		return j.foreign(data)
 	case envelope.Fresh:
+		if j.mustValidate {
+			return j.kept(e)
+		}
 		return j.fresh(e)
 	case envelope.Negative:
 		if j.cfg.notFound == nil {
@@ -168,6 +174,9 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 		j.c.stats.hits.Add(1)
 		return lookedUp[T]{done: true, res: result[T]{served: servedHit, writtenAt: e.WrittenAt}, err: j.cfg.notFound}
 	case envelope.Expired:
+		if j.mustValidate {
+			return j.kept(e)
+		}
 		return j.expired(ctx, e, now)
 	}
 	return lookedUp[T]{}
@@ -205,12 +214,21 @@ func (j *job[T]) fresh(e envelope.Entry) lookedUp[T] {
 	return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: e.WrittenAt}}
 }
 
-// expired serves an expired value under stale-while-revalidate, starting one
-// background refresh, or keeps it for stale-if-error.
-func (j *job[T]) expired(ctx context.Context, e envelope.Entry, now time.Time) lookedUp[T] {
+// kept keeps a stored value to be revalidated, or for stale-if-error.
+func (j *job[T]) kept(e envelope.Entry) lookedUp[T] {
 	l := lookedUp[T]{stale: &e}
 	if j.codec.Unmarshal(e.Payload, &l.staleVal) != nil || !j.accepts(l.staleVal) {
 		return lookedUp[T]{}
+	}
+	return l
+}
+
+// expired serves an expired value under stale-while-revalidate, starting one
+// background refresh, or keeps it for stale-if-error.
+func (j *job[T]) expired(ctx context.Context, e envelope.Entry, now time.Time) lookedUp[T] {
+	l := j.kept(e)
+	if l.stale == nil {
+		return l
 	}
 	if e.UsableStale(now, max(j.cfg.swr, e.SWR)) {
 		j.c.stats.staleServed.Add(1)
@@ -451,6 +469,9 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 		}
 		e.Payload = data
 	case envelope.Fresh:
+		if j.mustValidate {
+			return got, held, false
+		}
 	default:
 		return got, held, false
 	}

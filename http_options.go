@@ -94,12 +94,13 @@ func FixedTTL() HTTPOption {
 // how long (its explicit freshness, else a heuristic one from Last-Modified
 // for the statuses that allow it), there is no fallback TTL, any storable
 // status may be stored ([CacheStatuses] is ignored), and the request
-// directives a shared cache must honour are honoured: a client's no-cache,
-// max-age=0 or Pragma: no-cache makes the handler revalidate, only-if-cached
-// gets a 504 on a miss, no-store leaves its response unstored, max-age,
-// min-fresh and max-stale narrow or widen what it accepts. Clients can
-// therefore make the handler run; without SharedCache they cannot. The
-// handler's requests carry Surrogate-Capability: corral="Surrogate/1.0".
+// directives a shared cache must honour are honoured: a client's no-cache
+// or max-age=0 makes the handler revalidate what is stored, only-if-cached
+// gets a 504 when nothing stored is acceptable, no-store passes the request
+// through unstored, and max-age, min-fresh and max-stale narrow or widen
+// what it accepts (Pragma, deprecated by RFC 9111, is not read). Clients can
+// therefore make the handler run; without SharedCache they cannot: request
+// directives are ignored, as nginx ignores them by default.
 func SharedCache() HTTPOption {
 	return httpOption(func(c *httpConfig) { c.shared = true })
 }

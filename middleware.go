@@ -124,6 +124,12 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 		m.pass(w, r, outcome{decision: decBypassed, detail: refusal}, key)
 		return
 	}
+	if m.cfg.shared {
+		if q, ok := httpcache.ReadRequest(r); ok {
+			m.serveDirected(w, r, key, sk, q)
+			return
+		}
+	}
 	if v, writtenAt, ok := sharedHit[*recorded](m.c, sk, responseCodec{}); ok {
 		if v.variants != nil {
 			m.serveVariant(w, r, key, v.variants)
@@ -135,12 +141,13 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 		m.finish(r, o, key)
 		return
 	}
-	m.serveThrough(w, r, key, sk, nil)
+	m.serveThrough(w, r, key, sk, nil, false)
 }
 
 // serveThrough serves a miss: it leads or joins the computation of the key
-// (of a URL, or of the variant sel of it) and answers from its outcome.
-func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key, sk string, sel *selection) {
+// (of a URL, or of the variant sel of it) and answers from its outcome. With
+// revalidate, what is stored is revalidated before it is served.
+func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key, sk string, sel *selection, revalidate bool) {
 	target := response.NewTarget(w)
 	defer target.Detach() // the handler may run on for others: it must not write to w after we return
 	c := m.computation(r, target, key, sel)
@@ -156,7 +163,8 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 			}
 			return c.revalidate(ctx, release, stale), nil
 		},
-		rule: m.verdict,
+		rule:         m.verdict,
+		mustValidate: revalidate,
 		// the handler may stream to its client: the request waits for it
 		writesToCaller: true,
 		flight:         flightKey(sk, layerDepth(r.Context())),

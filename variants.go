@@ -106,7 +106,7 @@ func (m *cachedHandler) serveVariant(w http.ResponseWriter, r *http.Request, key
 		m.finish(r, o, key)
 		return
 	}
-	m.serveThrough(w, r, key, vsk, &selection{vs: vs, values: values})
+	m.serveThrough(w, r, key, vsk, &selection{vs: vs, values: values}, false)
 }
 
 // selection is the variant a request selects.
