@@ -3,6 +3,7 @@ package corral_test
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/corralhq/corral"
@@ -96,5 +97,38 @@ func BenchmarkMemoizeHit(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkMemoryStoreGet measures the memory store's own hit: one warm key
+// read in a loop, and 1,000 keys read from every CPU at once (readers must
+// not contend on a lock of the store's own).
+func BenchmarkMemoryStoreGet(b *testing.B) {
+	ctx := context.Background()
+	store := corral.NewMemoryStore()
+	defer store.Close()
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = "key-" + strconv.Itoa(i)
+		must(b, store.Set(ctx, keys[i], []byte("value"), 0))
+	}
+	b.Run("one-key", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := store.Get(ctx, "key-42"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				if _, err := store.Get(ctx, keys[i%len(keys)]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
 	})
 }

@@ -93,3 +93,31 @@ func janitors() int {
 		buf = make([]byte, 2*len(buf))
 	}
 }
+
+// Expired entries that eviction meets are reclaimed, not counted as
+// evictions, whether they were never read (dropped from the small queue) or
+// read (met when they would move to the main queue).
+func TestMemoryStoreEvictionReclaimsExpired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := corral.NewMemoryStore(corral.MaxEntries(4), corral.CleanupInterval(0))
+		defer s.Close()
+		for _, k := range []string{"read", "unread"} {
+			must(t, s.Set(ctx, k, []byte("v"), time.Second))
+		}
+		if _, err := s.Get(ctx, "read"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		for _, k := range []string{"a", "b", "c", "d"} {
+			must(t, s.Set(ctx, k, []byte("v"), 0))
+		}
+		if s.Len() != 4 || s.Evictions() != 0 {
+			t.Fatalf("Len = %d, Evictions = %d; want 4, 0 (two expired entries reclaimed)", s.Len(), s.Evictions())
+		}
+		must(t, s.Set(ctx, "e", []byte("v"), 0))
+		if s.Len() != 4 || s.Evictions() != 1 {
+			t.Fatalf("Len = %d, Evictions = %d; want 4, 1", s.Len(), s.Evictions())
+		}
+	})
+}

@@ -52,11 +52,10 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Tim
 	if c.mem == nil {
 		return v, writtenAt, false
 	}
-	item, found := c.mem.items.Get(sk)
+	e, found := c.mem.lookup(sk)
 	if !found {
 		return v, writtenAt, false
 	}
-	e := item.(*memItem)
 	d := e.decoded.Load()
 	if d != nil && sameCodec(d.codec, codec) {
 		v, ok = d.val.(T)

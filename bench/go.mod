@@ -5,6 +5,8 @@ go 1.24.0
 require (
 	github.com/corralhq/corral v0.0.0
 	github.com/go-redis/cache/v9 v9.0.0
+	github.com/hashicorp/golang-lru/v2 v2.0.7
+	github.com/maypok86/otter/v2 v2.4.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/viccon/sturdyc v1.1.5
 )
