@@ -67,3 +67,66 @@ func ExampleCache_Middleware() {
 	// article 7 v2 (fr): corral; fwd=miss; stored
 	// article 7 v2 (en): corral; fwd=miss; stored
 }
+
+// A handler that knows the version of what it renders can answer a
+// revalidation with a cheap 304 instead of rendering again: corral asks it
+// with the stored response's ETag once the stored response is stale (here
+// at once: no-cache means "store, but ask before every reuse"), and serves
+// the stored body when the answer is 304.
+func ExampleCache_Handler_revalidate() {
+	version, renders := 1, 0
+	report := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		etag := fmt.Sprintf(`"v%d"`, version) // from a version number, not the body
+		w.Header().Set("ETag", etag)
+		w.Header().Set("Cache-Control", "no-cache")
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified) // nothing rendered
+			return
+		}
+		renders++
+		fmt.Fprintf(w, "report version %d", version)
+	})
+	c := corral.New(corral.NewMemoryStore())
+	h := c.Handler(report)
+
+	get := func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/report", nil))
+		fmt.Printf("%d %s\n", w.Code, w.Body)
+	}
+	get()
+	get()
+	get()
+	version = 2
+	get()
+	fmt.Printf("renders: %d, revalidated: %d\n", renders, c.Stats().Revalidated)
+	// Output:
+	// 200 report version 1
+	// 200 report version 1
+	// 200 report version 1
+	// 200 report version 2
+	// renders: 2, revalidated: 2
+}
+
+// SharedCache makes the middleware a shared cache as RFC 9111 describes
+// one: the response alone says whether it is stored and for how long, and
+// there is no fallback TTL.
+func ExampleSharedCache() {
+	c := corral.New(corral.NewMemoryStore())
+	h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fresh" {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		fmt.Fprint(w, "page")
+	}), corral.SharedCache())
+	for _, path := range []string{"/fresh", "/fresh", "/silent", "/silent"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		fmt.Printf("%s: %s\n", path, w.Header().Get("Cache-Status"))
+	}
+	// Output:
+	// /fresh: corral; fwd=miss; stored
+	// /fresh: corral; hit
+	// /silent: corral; fwd=miss; detail=no-freshness
+	// /silent: corral; fwd=miss; detail=no-freshness
+}
