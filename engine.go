@@ -43,9 +43,6 @@ type verdict struct {
 	store  bool   // false: neither stored nor handed to other callers
 	failed bool   // a failure for stale-if-error, though the value is returned
 	reason string // why it is not stored
-	// solo: stored, but not handed to the callers waiting for it, who
-	// compute for themselves.
-	solo bool
 	// expired: the value is stored already expired (ttl is ignored), kept
 	// for keep so that it can be revalidated; it is still handed out.
 	expired bool
@@ -349,7 +346,7 @@ func (j *job[T]) handOut(got computed[T], own bool) (result[T], bool) {
 		return result[T]{val: got.val, served: servedComputed, stored: got.stored,
 			reason: got.verdict.reason, failed: got.verdict.failed}, true
 	}
-	if !own && (!got.verdict.store || got.verdict.solo) && !got.fromStore {
+	if !own && !got.verdict.store && !got.fromStore {
 		return result[T]{}, false
 	}
 	res := result[T]{val: got.val, served: servedCollapsed, writtenAt: got.writtenAt}

@@ -3,6 +3,7 @@ package corral_test
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -148,5 +149,43 @@ func TestHTTPInvalidatesLocations(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHTTPVaryColdCollapses: concurrent requests on a cold URL whose
+// responses vary run the handler once per variant: the waiters look up
+// their own variant once the first response is stored, and a waiter of
+// another variant is never handed the first one.
+func TestHTTPVaryColdCollapses(t *testing.T) {
+	gate := make(chan struct{})
+	h := &counting{serve: func(w http.ResponseWriter, r *http.Request, n int32) {
+		if n == 1 {
+			<-gate
+		}
+		w.Header().Set("Vary", "Accept-Language")
+		fmt.Fprintf(w, "%s call %d", r.Header.Get("Accept-Language"), n)
+	}}
+	srv := newHTTPCache(t).Handler(h, corral.TTL(60e9))
+	first := serveAsync(srv, request("GET", "/v", "Accept-Language", "en"))
+	for h.calls.Load() < 1 {
+		runtime.Gosched()
+	}
+	var flights []*inFlight
+	for i := range 20 {
+		lang := []string{"en", "fr"}[i%2]
+		flights = append(flights, serveAsync(srv, request("GET", "/v", "Accept-Language", lang)))
+	}
+	close(gate)
+	if w := first.result(); w.Body.String() != "en call 1" {
+		t.Fatalf("first: %q", w.Body)
+	}
+	for i, f := range flights {
+		lang := []string{"en", "fr"}[i%2]
+		if w := f.result(); !strings.HasPrefix(w.Body.String(), lang+" ") {
+			t.Fatalf("a %s request got %q", lang, w.Body)
+		}
+	}
+	if n := h.calls.Load(); n > 3 { // en once; fr once (twice if it raced the record)
+		t.Fatalf("%d handler calls for 2 variants", n)
 	}
 }

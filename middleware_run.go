@@ -168,12 +168,12 @@ func (c *computation) prepare(t take) *recorded {
 
 // verdict is the middleware's storage rule: whether a response is stored
 // and shared, and for how long. At a URL whose responses are variants, what
-// is stored at its own key is the variants' record, for variantsTTL, and
-// not handed to waiters (their variant may be another).
+// is stored at its own key is the variants' record, for variantsTTL; the
+// waiters it is handed to look their own variant up.
 func (m *cachedHandler) verdict(rec *recorded, ttl time.Duration) verdict {
 	switch {
 	case rec.variants != nil:
-		return verdict{store: true, solo: true, ttl: variantsTTL}
+		return verdict{store: true, ttl: variantsTTL}
 	case len(rec.vary) > 0 && rec.private == "" && rec.resp != nil:
 		return verdict{reason: "vary"} // a variant that could not be stored
 	}
