@@ -84,6 +84,7 @@ func New(c *corral.Cache, name string) *Collector {
 	add("coalesced_total", "Callers that waited for another caller's computation.", func(s corral.Stats) uint64 { return s.Collapsed })
 	add("computations_total", "Computations run.", func(s corral.Stats) uint64 { return s.Computations })
 	add("compute_errors_total", "Computations that returned an error.", func(s corral.Stats) uint64 { return s.ComputeErrors })
+	add("revalidated_total", "Stored HTTP responses the handler confirmed with a 304.", func(s corral.Stats) uint64 { return s.Revalidated })
 	add("lock_waits_total", "Computations that waited on another instance's lock.", func(s corral.Stats) uint64 { return s.LockWaits })
 	add("decode_errors_total", "Stored values that did not decode.", func(s corral.Stats) uint64 { return s.DecodeErrors })
 	add("evictions_total", "Entries the store evicted to stay within its bounds.", func(s corral.Stats) uint64 { return s.Evictions })
