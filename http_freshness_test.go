@@ -60,6 +60,7 @@ func TestHTTPFreshness(t *testing.T) {
 		{name: "an Expires in the past is not fresh", opts: opts(hour), header: []string{"Date", "now", "Expires", "now-60s"}},
 		{name: "an invalid Expires is not fresh", opts: opts(hour), header: []string{"Expires", "0"}},
 		{name: "FixedTTL keeps the TTL", opts: opts(hour, corral.FixedTTL()), header: []string{"Cache-Control", "max-age=10"}, wait: 30 * time.Second, hit: true},
+		{name: "FixedTTL still revalidates no-cache", opts: opts(hour, corral.FixedTTL()), header: []string{"Cache-Control", "no-cache", "ETag", `"e"`}},
 		{name: "CDN-Cache-Control over Cache-Control, and not sent on", opts: opts(hour), header: []string{"Cache-Control", "no-store", "CDN-Cache-Control", "max-age=60"},
 			wait: 30 * time.Second, hit: true, check: noHeader("Cdn-Cache-Control")},
 		{name: "CDN-Cache-Control no-store over Cache-Control", opts: opts(hour), header: []string{"Cache-Control", "max-age=60", "CDN-Cache-Control", "no-store"}},

@@ -171,13 +171,14 @@ func (c *computation) prepare(t take) *recorded {
 // is stored at its own key is the variants' record, for variantsTTL; the
 // waiters it is handed to look their own variant up.
 func (m *cachedHandler) verdict(rec *recorded, ttl time.Duration) verdict {
-	switch {
-	case rec.variants != nil:
+	if rec.variants != nil {
 		return verdict{store: true, ttl: variantsTTL}
-	case len(rec.vary) > 0 && rec.private == "" && rec.resp != nil:
-		return verdict{reason: "vary"} // a variant that could not be stored
 	}
-	return m.storable(rec, ttl)
+	vd := m.storable(rec, ttl)
+	if vd.store && len(rec.vary) > 0 {
+		return verdict{reason: "vary"} // a variant whose own entry could not be stored
+	}
+	return vd
 }
 
 // storable is the storage rule of one response.
@@ -202,19 +203,19 @@ func (m *cachedHandler) storable(rec *recorded, ttl time.Duration) verdict {
 	return m.lifetime(rec, ttl)
 }
 
-// lifetime is how long a storable response is fresh: FixedTTL's TTL; else
-// what the response says, less its age; else, in the default mode, the TTL
-// less its age. One that is not fresh is stored, already expired, only when
+// lifetime is how long a storable response is fresh: not at all with
+// no-cache; else FixedTTL's TTL; else what the response says, less its age;
+// else, in the default mode, the TTL less its age. One that is not fresh is stored, already expired, only when
 // it can be revalidated.
 func (m *cachedHandler) lifetime(rec *recorded, ttl time.Duration) verdict {
 	p := &rec.policy
 	vd := verdict{store: true, ttl: ttl, keep: m.revalidationKeep(ttl),
 		mustRevalidate: p.MustRevalidate || p.NoCache, swr: p.SWR, sie: p.SIE}
 	switch {
-	case m.cfg.fixedTTL:
-		return vd
 	case p.NoCache:
 		vd.expired = true
+	case m.cfg.fixedTTL:
+		return vd
 	case p.Explicit || p.Heuristic:
 		vd.ttl, vd.expired = p.Fresh(), p.Fresh() <= 0
 	case m.cfg.shared:
