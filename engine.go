@@ -83,6 +83,9 @@ type job[T any] struct {
 	// mustValidate: no stored value answers this caller as it is; one that
 	// is found is revalidated (an HTTP request's no-cache).
 	mustValidate bool
+	// storeDown: the caller's own read of the store just failed: the job
+	// neither reads nor writes it again (one store timeout per request).
+	storeDown bool
 }
 
 // computed is what a computation hands its callers.
@@ -102,7 +105,10 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 	if j.chain && inChain(ctx, j.c.registry, j.flightKey()) {
 		return result[T]{}, fmt.Errorf("%w: %q", ErrRecursion, j.key)
 	}
-	l := j.lookup(ctx)
+	l := lookedUp[T]{storeDown: true}
+	if !j.storeDown {
+		l = j.lookup(ctx)
+	}
 	if l.done {
 		return l.res, l.err
 	}

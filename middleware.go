@@ -141,13 +141,21 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 		m.finish(r, o, key)
 		return
 	}
-	m.serveThrough(w, r, key, sk, nil, false)
+	m.serveThrough(w, r, key, sk, through{})
+}
+
+// through says how serveThrough looks a key up.
+type through struct {
+	sel        *selection // the variant of its URL the request selects; nil: the URL's key
+	revalidate bool       // what is stored is revalidated before it is served
+	storeDown  bool       // the request's read of the store failed: no more store calls
 }
 
 // serveThrough serves a miss: it leads or joins the computation of the key
-// (of a URL, or of the variant sel of it) and answers from its outcome. With
-// revalidate, what is stored is revalidated before it is served.
-func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key, sk string, sel *selection, revalidate bool) {
+// (of a URL, or of the variant of it that the request selects) and answers
+// from its outcome.
+func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key, sk string, how through) {
+	sel := how.sel
 	target := response.NewTarget(w)
 	defer target.Detach() // the handler may run on for others: it must not write to w after we return
 	c := m.computation(r, target, key, sel)
@@ -164,7 +172,8 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 			return c.revalidate(ctx, release, stale), nil
 		},
 		rule:         m.verdict,
-		mustValidate: revalidate,
+		mustValidate: how.revalidate,
+		storeDown:    how.storeDown,
 		// the handler may stream to its client: the request waits for it
 		writesToCaller: true,
 		flight:         flightKey(sk, layerDepth(r.Context())),

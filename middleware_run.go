@@ -197,7 +197,7 @@ func (m *cachedHandler) storable(rec *recorded, ttl time.Duration) verdict {
 		return verdict{failed: true, reason: "status"} // stale-if-error serves the last good one
 	case !p.Storable(status), !m.cfg.shared && !slices.Contains(m.cfg.statuses, status):
 		return verdict{reason: "status"}
-	case p.Refusal != "" && !(p.Refusal == "no-store" && p.MustUnderstand): // a known status overrides no-store (5.2.2.3)
+	case p.Refusal != "":
 		return verdict{reason: p.Refusal}
 	}
 	return m.lifetime(rec, ttl)
@@ -220,11 +220,10 @@ func (m *cachedHandler) lifetime(rec *recorded, ttl time.Duration) verdict {
 		vd.ttl, vd.expired = p.Fresh(), p.Fresh() <= 0
 	case m.cfg.shared:
 		return verdict{reason: "no-freshness"}
-	case p.Age > 0 && ttl != NoExpiration:
-		if ttl == 0 {
-			ttl = m.c.defaultTTL
+	case p.Age > 0:
+		if d, _ := m.c.ttl(ttl); d > 0 { // 0: forever, whatever its age
+			vd.ttl, vd.expired = d-p.Age, d <= p.Age
 		}
-		vd.ttl, vd.expired = ttl-p.Age, ttl <= p.Age
 	}
 	if vd.expired && !httpcache.Validated(rec.resp.Header) {
 		if p.NoCache {
@@ -236,10 +235,11 @@ func (m *cachedHandler) lifetime(rec *recorded, ttl time.Duration) verdict {
 }
 
 // revalidationKeep is how long a response stays stored past its freshness
-// so that it can be revalidated: the route's TTL, else the cache's default.
+// so that it can be revalidated: the route's TTL, else the cache's default
+// (maxTTL, kept forever, when that is NoExpiration).
 func (m *cachedHandler) revalidationKeep(ttl time.Duration) time.Duration {
-	if ttl <= 0 {
-		return m.c.defaultTTL
+	if d, _ := m.c.ttl(ttl); d > 0 {
+		return d
 	}
-	return ttl
+	return maxTTL
 }

@@ -2,6 +2,7 @@ package corral
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -37,17 +38,18 @@ func (m *cachedHandler) serveDirected(w http.ResponseWriter, r *http.Request, ke
 		m.finish(r, o, key)
 		return
 	}
-	m.serveThrough(w, r, key, f.sk, f.sel, true)
+	m.serveThrough(w, r, key, f.sk, through{sel: f.sel, revalidate: true, storeDown: f.down})
 }
 
 // found is what a peek found for a request: a stored response (nil: none)
 // with its envelope, and the store key of the response (its variant's, when
 // its URL's responses are variants).
 type found struct {
-	rec *recorded
-	e   envelope.Entry
-	sk  string
-	sel *selection
+	rec  *recorded
+	e    envelope.Entry
+	sk   string
+	sel  *selection
+	down bool // the store failed: it is not read again for the request
 }
 
 // age is how old the response is at now (RFC 9111 4.2.3).
@@ -61,39 +63,51 @@ func (f *found) left(now time.Time) time.Duration { return f.e.FreshUntil.Sub(no
 
 // peek reads what is stored for r, fresh or stale, without computing.
 func (m *cachedHandler) peek(r *http.Request, key, sk string) found {
-	rec, e, ok := m.read(r.Context(), sk)
-	if !ok || rec.variants == nil {
-		if !ok || rec.resp == nil {
+	rec, e, err := m.read(r.Context(), key, sk)
+	if err != nil || rec.variants == nil {
+		if err != nil || rec.resp == nil {
 			rec = nil
 		}
-		return found{rec: rec, e: e, sk: sk}
+		return found{rec: rec, e: e, sk: sk, down: isDown(err)}
 	}
 	sel := &selection{vs: rec.variants, values: selectingValues(r, rec.variants.names)}
-	vsk, err := m.c.key(variantKey(key, sel.vs, sel.values))
-	if err != nil {
+	vsk, kerr := m.c.key(variantKey(key, sel.vs, sel.values))
+	if kerr != nil {
 		return found{sk: sk}
 	}
-	rec, e, ok = m.read(r.Context(), vsk)
-	if !ok || !sel.accepts(rec) || rec.resp == nil {
+	rec, e, err = m.read(r.Context(), key, vsk)
+	if err != nil || !sel.accepts(rec) || rec.resp == nil {
 		rec = nil
 	}
-	return found{rec: rec, e: e, sk: vsk, sel: sel}
+	return found{rec: rec, e: e, sk: vsk, sel: sel, down: isDown(err)}
+}
+
+// errUnusable is what read returns for what is no stored response.
+var errUnusable = errors.New("no usable stored response")
+
+// isDown reports whether err is a failure of the store, not an answer.
+func isDown(err error) bool {
+	return err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, errUnusable)
 }
 
 // read reads and decodes the stored response (or variants record) under
-// sk, fresh or expired.
-func (m *cachedHandler) read(ctx context.Context, sk string) (*recorded, envelope.Entry, bool) {
+// sk, fresh or expired. A store failure is counted and logged, as the
+// engine's lookup does.
+func (m *cachedHandler) read(ctx context.Context, key, sk string) (*recorded, envelope.Entry, error) {
 	data, err := m.c.get(ctx, sk)
 	if err != nil {
-		return nil, envelope.Entry{}, false
+		if !errors.Is(err, ErrNotFound) {
+			_ = m.c.failed(opGet, key, err)
+		}
+		return nil, envelope.Entry{}, err
 	}
 	e, state := envelope.Classify(data, time.Now())
 	if state != envelope.Fresh && state != envelope.Expired {
-		return nil, e, false
+		return nil, e, errUnusable
 	}
 	var rec *recorded
 	if (responseCodec{}).Unmarshal(e.Payload, &rec) != nil {
-		return nil, e, false
+		return nil, e, errUnusable
 	}
-	return rec, e, true
+	return rec, e, nil
 }

@@ -35,11 +35,15 @@ const (
 )
 
 // selectingValues returns r's values of the named headers, each as one
-// string, in order.
+// string, in order; those of credentials (a response with Vary: Cookie)
+// hashed, as in keys: they are stored with the variant.
 func selectingValues(r *http.Request, names []string) []string {
 	out := make([]string, len(names))
 	for i, name := range names {
 		out[i] = strings.Join(r.Header[name], ", ")
+		if credentialHeaders[name] {
+			out[i] = hashCredential(out[i])
+		}
 	}
 	return out
 }
@@ -106,7 +110,7 @@ func (m *cachedHandler) serveVariant(w http.ResponseWriter, r *http.Request, key
 		m.finish(r, o, key)
 		return
 	}
-	m.serveThrough(w, r, key, vsk, &selection{vs: vs, values: values}, false)
+	m.serveThrough(w, r, key, vsk, through{sel: &selection{vs: vs, values: values}})
 }
 
 // selection is the variant a request selects.

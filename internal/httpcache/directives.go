@@ -7,11 +7,13 @@ import (
 )
 
 // Directive is one Cache-Control directive: a lower-cased name and its
-// argument, unquoted when it was a quoted string.
+// argument, unquoted when it was a quoted string, and the device it is
+// meant for when a ";target" follows it (Surrogate-Control's syntax).
 type Directive struct {
 	Name   string
 	Value  string
 	Quoted bool
+	Target string
 }
 
 // Directives is a cache directive list (Cache-Control, CDN-Cache-Control,
@@ -47,16 +49,22 @@ func nextDirective(s string) (Directive, string, bool) {
 		end = len(s)
 	}
 	d := Directive{Name: strings.ToLower(strings.TrimSpace(s[:end]))}
+	d.Name, d.Target, _ = strings.Cut(d.Name, ";")
 	s = s[end:]
 	if strings.HasPrefix(s, "=") {
 		d.Value, d.Quoted, s = argument(s[1:])
 	}
+	rest := ""
 	if i := strings.IndexByte(s, ','); i >= 0 {
-		s = s[i+1:]
-	} else {
-		s = ""
+		s, rest = s[:i], s[i+1:]
 	}
-	return d, s, d.Name != ""
+	if !d.Quoted {
+		d.Value, d.Target, _ = strings.Cut(d.Value, ";")
+	} else if _, target, ok := strings.Cut(s, ";"); ok { // after the closing quote
+		d.Target = target
+	}
+	d.Name, d.Target = strings.TrimSpace(d.Name), strings.ToLower(strings.TrimSpace(d.Target))
+	return d, rest, d.Name != ""
 }
 
 // argument reads a directive's argument at the start of s: a quoted string

@@ -63,6 +63,9 @@ func ReadPolicy(h http.Header, status int, sent, received time.Time, shared bool
 	ds, targeted := Governing(h)
 	p := Policy{Strip: targeted}
 	p.readDirectives(ds)
+	if cc := CacheControl(h); p.Refusal == "" && cc.private() {
+		p.Refusal = "private" // whatever a targeted field says: never store what is private
+	}
 	date, dated := headerTime(h, "Date")
 	if !dated {
 		date = received
@@ -78,9 +81,10 @@ func ReadPolicy(h http.Header, status int, sent, received time.Time, shared bool
 }
 
 // Governing returns the directives that govern corral's caching of a
-// response: CDN-Cache-Control when present (RFC 9213), else the
-// Surrogate-Control directives meant for every device or for corral, else
-// Cache-Control; and the targeted fields present, which clients are not sent.
+// response: CDN-Cache-Control when it holds a caching directive (RFC 9213),
+// else the Surrogate-Control directives meant for every device or for
+// corral when they hold one, else Cache-Control; and the targeted fields
+// present, which clients are not sent.
 func Governing(h http.Header) (Directives, []string) {
 	var targeted []string
 	for _, name := range []string{"Cdn-Cache-Control", "Surrogate-Control"} {
@@ -88,10 +92,10 @@ func Governing(h http.Header) (Directives, []string) {
 			targeted = append(targeted, name)
 		}
 	}
-	if ds := ParseDirectives(h["Cdn-Cache-Control"]); len(ds) > 0 {
+	if ds := ParseDirectives(h["Cdn-Cache-Control"]); ds.caching() {
 		return ds, targeted
 	}
-	if ds := surrogate(ParseDirectives(h["Surrogate-Control"])); len(ds) > 0 {
+	if ds := surrogate(ParseDirectives(h["Surrogate-Control"])); ds.caching() {
 		return ds, targeted
 	}
 	return CacheControl(h), targeted
@@ -102,32 +106,52 @@ func Governing(h http.Header) (Directives, []string) {
 func surrogate(ds Directives) Directives {
 	out := ds[:0:0]
 	for _, d := range ds {
-		name, target, ok := strings.Cut(d.Name, ";")
-		if !ok && !d.Quoted {
-			d.Value, target, ok = strings.Cut(d.Value, ";")
+		if d.Target == "" || d.Target == Target {
+			out = append(out, d)
 		}
-		if ok && strings.TrimSpace(target) != Target {
-			continue
-		}
-		d.Name = strings.TrimSpace(name)
-		out = append(out, d)
 	}
 	return out
 }
 
-// readDirectives reads the storage and stale directives of ds into p.
+// cachingDirectives are the directives that say something of storing or
+// freshness: a targeted field without one of them (ESI's content="...")
+// leaves Cache-Control in charge.
+var cachingDirectives = []string{"max-age", "s-maxage", "no-store", "no-cache", "private", "public",
+	"must-revalidate", "proxy-revalidate", "stale-while-revalidate", "stale-if-error"}
+
+func (ds Directives) caching() bool {
+	for _, d := range ds {
+		if slices.Contains(cachingDirectives, d.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// readDirectives reads the storage and stale directives of ds into p. A
+// private response is refused whatever else it says; must-understand lifts
+// no-store (for a status corral knows: see Storable).
 func (p *Policy) readDirectives(ds Directives) {
+	var private, noStore bool
+	defer func() {
+		switch {
+		case private:
+			p.Refusal = "private"
+		case noStore && !p.MustUnderstand:
+			p.Refusal = "no-store"
+		}
+	}()
 	for _, d := range ds {
 		switch d.Name {
 		case "no-store":
-			p.Refusal = "no-store"
+			noStore = true
 		case "must-understand":
 			p.MustUnderstand = true
 		case "private", "no-cache":
 			if d.Value != "" { // qualified: those fields only
 				p.Strip = append(p.Strip, fieldNames(d.Value)...)
 			} else if d.Name == "private" {
-				p.Refusal = "private"
+				private = true
 			} else {
 				p.NoCache = true
 			}
@@ -144,6 +168,16 @@ func (p *Policy) readDirectives(ds Directives) {
 			}
 		}
 	}
+}
+
+// private reports whether ds holds an unqualified private.
+func (ds Directives) private() bool {
+	for _, d := range ds {
+		if d.Name == "private" && d.Value == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // fieldNames splits a list of field names, canonical.

@@ -19,7 +19,8 @@ type Request struct {
 	HasMaxAge, HasMinFresh, HasMaxStale bool
 }
 
-// ReadRequest reads r's cache directives, and reports whether it has any.
+// ReadRequest reads r's cache directives, and reports whether any of them
+// asks something of a cache (no-transform, say, does not).
 func ReadRequest(r *http.Request) (Request, bool) {
 	cc, ok := r.Header["Cache-Control"]
 	if !ok {
@@ -29,7 +30,7 @@ func ReadRequest(r *http.Request) (Request, bool) {
 	for _, d := range ParseDirectives(cc) {
 		q.read(d)
 	}
-	return q, true
+	return q, q != Request{}
 }
 
 func (q *Request) read(d Directive) {

@@ -128,13 +128,17 @@ func (rec *Recorder) Write(p []byte) (int, error) {
 }
 
 // Flush streams what was written so far to the client: the response is not
-// recorded.
+// recorded. A 304 or 204 has no body to stream: it stays recorded (a 304
+// that answers a revalidation is never a client's answer).
 func (rec *Recorder) Flush() { _ = rec.FlushError() }
 
 // FlushError is Flush for http.ResponseController.
 func (rec *Recorder) FlushError() error {
 	if !rec.wroteHeader {
 		rec.WriteHeader(http.StatusOK)
+	}
+	if !rec.passing && (rec.status == http.StatusNotModified || rec.status == http.StatusNoContent) {
+		return nil
 	}
 	rec.startPassing("streamed")
 	if rec.target == nil {
