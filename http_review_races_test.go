@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// an unsafe write while a stale entry (plain or a
+// An unsafe write while a stale entry (plain or a
 // variant) is being revalidated: the 304-freshened pre-write entry is not
 // what the next request gets.
 func TestHTTPWriteDuringRevalidation(t *testing.T) {

@@ -25,7 +25,7 @@ func slotOf(values ...string) uint64 {
 	return h % 16
 }
 
-// values in one slot never get each other's
+// Values in one slot never get each other's
 // variant, fresh, stale (SWR) or under concurrency.
 func TestHTTPVarySlotCollisions(t *testing.T) {
 	a := "aa"
@@ -64,7 +64,7 @@ func TestHTTPVarySlotCollisions(t *testing.T) {
 	wg.Wait()
 }
 
-// an unsafe write while the first varying
+// An unsafe write while the first varying
 // response of a URL is being computed: after the write, the next request
 // does not get the pre-write variant.
 func TestHTTPWriteDuringFirstVaryingResponse(t *testing.T) {
