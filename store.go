@@ -10,8 +10,9 @@ import (
 // holds a conformance suite for third-party stores.
 //
 // Keys reach a Store already prefixed, versioned and made safe by the Cache:
-// a Store never sees an empty key, a space or a control byte, or a key over
-// 512 bytes. Values are opaque bytes, and may be empty.
+// a Store never sees an empty key, a space or a control byte, a brace (no
+// key holds a Redis Cluster hash tag), or a key over 512 bytes. Values are
+// opaque bytes, and may be empty.
 //
 // The contract is zero-copy: a Store may keep the slice it is given in Set or
 // Add (the caller never modifies it afterwards), and the slice Get returns may
