@@ -348,3 +348,90 @@ func TestPanicAndGoexitUnderConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// A full Redis (maxmemory reached under noeviction: every write gets OOM)
+// is no outage: the values it holds keep hitting, the values it cannot
+// take are computed and served, and the breaker never opens.
+func TestFullRedisKeepsServingReads(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redisClient(t, srv.Addr)
+	c := corral.New(redisstore.New(client)) // default timeout and breaker
+	const stored = 50
+	var recomputed atomic.Int64 // computations of values Redis holds
+	square := corral.Memoize(c, "square", time.Hour, func(_ context.Context, n int) (int, error) {
+		if n < stored {
+			recomputed.Add(1)
+		}
+		return n * n, nil
+	})
+	var calls atomic.Int64
+	h := c.Handler(echoPath(&calls), corral.TTL(time.Hour))
+	ctx := context.Background()
+	for i := range stored { // written while Redis has room
+		if _, err := square(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		do(h, "GET", fmt.Sprintf("/items/%d", i))
+	}
+	fillRedis(t, client)
+	recomputed.Store(0)
+	calls.Store(0)
+	for i := range 10 { // writes in a row, all refused
+		if err := c.Set(ctx, fmt.Sprintf("new-%d", i), i, 0); !errors.Is(err, corral.ErrDeclined) {
+			t.Fatalf("Set on a full Redis = %v, want ErrDeclined", err)
+		}
+	}
+
+	var reads, hits, fresh, failed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 250 {
+				n := (g*250 + i) % stored
+				if v, err := square(ctx, n); err != nil || v != n*n {
+					failed.Add(1)
+				}
+				if w := do(h, "GET", fmt.Sprintf("/items/%d", n)); w.Code != 200 {
+					failed.Add(1)
+				} else if w.Header().Get("Cache-Status") == "corral; hit" {
+					hits.Add(1)
+				}
+				reads.Add(2) // one Memoize, one HTTP
+				// A value Redis cannot take: computed, served, not stored.
+				if v, err := square(ctx, stored+g*250+i); err != nil || v != (stored+g*250+i)*(stored+g*250+i) {
+					failed.Add(1)
+				}
+				fresh.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	hits.Add(reads.Load()/2 - recomputed.Load()) // the Memoize reads that did not compute
+	st := c.Stats()
+	t.Logf("Redis full (maxmemory 1mb, noeviction): %d of %d reads of stored values hit (%.1f%%); 10 Sets and %d new values refused; %d failed calls; breaker %s, stats errors %d rejected %d",
+		hits.Load(), reads.Load(), 100*float64(hits.Load())/float64(reads.Load()), fresh.Load(), failed.Load(), st.BreakerState, st.Errors, st.Rejected)
+	if failed.Load() != 0 {
+		t.Fatalf("%d calls failed", failed.Load())
+	}
+	if hits.Load() != reads.Load() || calls.Load() != 0 {
+		t.Fatalf("%d of %d reads of stored values hit; the handler ran %d times", hits.Load(), reads.Load(), calls.Load())
+	}
+	if st.BreakerState != "closed" || st.Rejected != 0 || st.Errors < uint64(fresh.Load())+10 {
+		t.Fatalf("stats %+v: want the breaker closed, nothing rejected, every refused write counted", st)
+	}
+}
+
+// fillRedis makes every write to the server get OOM: maxmemory 1mb under
+// noeviction, below what the server holds.
+func fillRedis(t *testing.T, client *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, client.Set(ctx, "filler", make([]byte, 256<<10), 0).Err())
+	must(t, client.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
+	must(t, client.ConfigSet(ctx, "maxmemory", "1mb").Err())
+	if err := client.Set(ctx, "probe", "x", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+		t.Fatalf("a write to the full server = %v, want OOM", err)
+	}
+}

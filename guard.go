@@ -29,9 +29,10 @@ func (c *Cache) newGuard() *guard.Guard {
 }
 
 // storeAnswered reports whether a store call's error says the store works: no
-// error, a miss, or an answer about the value.
+// error, a miss, an answer about the value, or a call it declined.
 func storeAnswered(err error) bool {
-	return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotInteger) || errors.Is(err, ErrTooLarge)
+	return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotInteger) ||
+		errors.Is(err, ErrTooLarge) || errors.Is(err, ErrDeclined)
 }
 
 // call runs one store operation op (one or more calls) through the guard;

@@ -11,6 +11,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/corralhq/corral"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -227,3 +228,28 @@ func redisError(err error, subs ...string) bool {
 	}
 	return false
 }
+
+// answer returns err marked as the server's answer to this one call, which
+// says nothing of its health: corral.ErrTooLarge for a value over
+// proto-max-bulk-len, corral.ErrDeclined for any other error reply. It
+// returns nil when err is no answer: a failure to reach the server, or a
+// reply that says it cannot serve at all (loading its data, a replica cut
+// off from its master, a Cluster that lost slots, a script running).
+func answer(err error) error {
+	var rerr redis.Error
+	switch {
+	case !errors.As(err, &rerr),
+		redis.IsLoadingError(err), redis.IsMasterDownError(err), redis.IsClusterDownError(err),
+		redis.HasErrorPrefix(err, "BUSY "):
+		return nil
+	case redis.HasErrorPrefix(err, "Protocol error: invalid bulk length"):
+		return &answerError{kind: corral.ErrTooLarge, err: err}
+	}
+	return &answerError{kind: corral.ErrDeclined, err: err}
+}
+
+// answerError is an error reply of Redis (err) of a kind corral names.
+type answerError struct{ kind, err error }
+
+func (e *answerError) Error() string   { return e.err.Error() }
+func (e *answerError) Unwrap() []error { return []error{e.kind, e.err} }

@@ -16,7 +16,18 @@
 // ContextTimeoutEnabled: calls then cost no extra goroutine, and a hung
 // server holds no connection past the deadline.
 //
-// Errors: a call that ends at its deadline while the client cannot connect
+// Errors: an error reply of Redis that refuses one call while the server
+// works (OOM, READONLY, NOPERM, NOSCRIPT and the like) wraps
+// corral.ErrDeclined, and a value over the server's proto-max-bulk-len
+// corral.ErrTooLarge: a corral.Cache counts neither as an outage. Replies
+// that say the server cannot serve at all (LOADING, MASTERDOWN,
+// CLUSTERDOWN, BUSY) are outages, as network errors and timeouts are.
+// go-redis retries some answers itself (READONLY, TRYAGAIN), MaxRetries
+// times with backoff: about 100 ms in all with its defaults, which is
+// corral's default timeout, and a call that ends at its deadline counts as
+// an outage. A client made with MaxRetries: -1 gets the answer at once.
+//
+// A call that ends at its deadline while the client cannot connect
 // returns an error that wraps both the dial's error and the context's, as in
 // "dial tcp 10.0.0.7:6379: connect: connection refused (context deadline
 // exceeded)"; go-redis alone reports only the deadline, as it dials on a
@@ -43,6 +54,7 @@ import (
 type Store struct {
 	client    redis.UniversalClient
 	scanCount int64
+	maxValue  int // bytes; a longer value is refused before it is sent
 	// honorsDeadline: the client was made with ContextTimeoutEnabled, so
 	// go-redis itself ends a call at its context's deadline.
 	honorsDeadline bool
@@ -63,6 +75,19 @@ func ScanCount(n int) Option {
 		panic(fmt.Sprintf("corral/redisstore: ScanCount(%d): want at least 1", n))
 	}
 	return func(s *Store) { s.scanCount = int64(n) }
+}
+
+// MaxValueBytes sets the longest value the store sends; Set, Add and
+// SetMany refuse a longer one with corral.ErrTooLarge, which is no outage.
+// Set it to the server's proto-max-bulk-len when that is lowered: Redis
+// answers a longer value by closing the connection, which looks like a
+// network failure. It panics on n < 1. Default: 512 MiB (Redis's default
+// proto-max-bulk-len).
+func MaxValueBytes(n int) Option {
+	if n < 1 {
+		panic(fmt.Sprintf("corral/redisstore: MaxValueBytes(%d): want at least 1", n))
+	}
+	return func(s *Store) { s.maxValue = n }
 }
 
 var (
@@ -88,6 +113,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{
 		client:         client,
 		scanCount:      1000,
+		maxValue:       512 << 20,
 		honorsDeadline: honorsDeadline(client),
 		dials:          watchDials(client),
 		secrets:        secrets(client),
@@ -120,6 +146,9 @@ func (s *Store) run(ctx context.Context, fn func(context.Context) error) error {
 		return err // the store's own answers (a miss is common): nothing to add
 	case ended:
 		return redact(err, s.secrets)
+	}
+	if a := answer(err); a != nil {
+		return redact(a, s.secrets)
 	}
 	return s.explain(ctx, start, err)
 }
@@ -247,6 +276,9 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (s *Store) set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := s.fits(value); err != nil {
+		return err
+	}
 	if expired(ttl) {
 		return s.client.Unlink(ctx, key).Err()
 	}
@@ -254,6 +286,9 @@ func (s *Store) set(ctx context.Context, key string, value []byte, ttl time.Dura
 }
 
 func (s *Store) add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := s.fits(value); err != nil {
+		return false, err
+	}
 	if expired(ttl) {
 		return false, nil
 	}
@@ -317,6 +352,11 @@ func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if len(items) == 0 {
 		return nil
 	}
+	for _, v := range items {
+		if err := s.fits(v); err != nil {
+			return err
+		}
+	}
 	if expired(ttl) {
 		keys := make([]string, 0, len(items))
 		for k := range items {
@@ -331,6 +371,14 @@ func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.D
 		return nil
 	})
 	return err
+}
+
+// fits refuses a value longer than the server takes.
+func (s *Store) fits(value []byte) error {
+	if len(value) > s.maxValue {
+		return fmt.Errorf("%w: %d bytes, the server takes %d", corral.ErrTooLarge, len(value), s.maxValue)
+	}
+	return nil
 }
 
 // incrScript is INCRBY on a key that exists: Django's incr fails on a missing
