@@ -73,7 +73,7 @@ func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) he
 
 func (c *Cache) tryLock(ctx context.Context, lockKey, key, token string, lease time.Duration) (bool, error) {
 	var got bool
-	err := c.call(ctx, opLock, func(ctx context.Context) (err error) {
+	err := c.call(ctx, opLock, lockKey, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			got, err = l.Lock(ctx, lockKey, token, lease)
 		} else {
@@ -88,7 +88,7 @@ func (c *Cache) tryLock(ctx context.Context, lockKey, key, token string, lease t
 }
 
 func (c *Cache) unlock(ctx context.Context, lockKey, key, token string) {
-	err := c.call(ctx, opUnlock, func(ctx context.Context) (err error) {
+	err := c.call(ctx, opUnlock, lockKey, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			_, err = l.Unlock(ctx, lockKey, token)
 			return err

@@ -95,6 +95,17 @@ type Locker interface {
 	Unlock(ctx context.Context, key, token string) (bool, error)
 }
 
+// Sharder is a store whose keys live on servers that fail one by one, as
+// the masters of a Redis Cluster do. The Cache keeps the health of each
+// apart, with one circuit breaker per server: a dead server disables its
+// own keys only.
+type Sharder interface {
+	// Shard names the server that holds key; "" when the store cannot say
+	// (such keys share one breaker). It is called before every call to
+	// the store: it must not block.
+	Shard(key string) string
+}
+
 // EvictionCounter is implemented by stores that drop entries to stay within a
 // bound; [Cache.Stats] reports the count.
 type EvictionCounter interface {
