@@ -132,7 +132,7 @@ func (g *Guard) reject() error {
 }
 
 func (g *Guard) observe(op string, start time.Time, err error) {
-	if gone := (*callerGone)(nil); !errors.As(err, &gone) && g.cfg.Observe != nil {
+	if _, gone := err.(*callerGone); !gone && g.cfg.Observe != nil {
 		g.cfg.Observe(op, time.Since(start), err)
 	}
 }
@@ -223,16 +223,14 @@ type cutShort struct{ err error }
 func (c *cutShort) Error() string { return c.err.Error() }
 func (c *cutShort) Unwrap() error { return c.err }
 
-// judged reports whether err says something of the store's health, and
-// whether that is a failure.
+// judged reports whether err, as bounded returns it, says something of the
+// store's health, and whether that is a failure.
 func (g *Guard) judged(err error) (counts, failed bool) {
-	var gone *callerGone
-	var cut *cutShort
-	switch {
-	case errors.As(err, &gone), errors.As(err, &cut):
-		return false, false
-	case err == nil || g.cfg.Answered != nil && g.cfg.Answered(err):
+	switch err.(type) {
+	case nil:
 		return true, false
+	case *callerGone, *cutShort:
+		return false, false
 	}
-	return true, true
+	return true, g.cfg.Answered == nil || !g.cfg.Answered(err)
 }

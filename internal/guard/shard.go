@@ -60,15 +60,16 @@ func (g *Guard) newShard(name string) *shard {
 // of the shard's health before the breaker does: a failing report comes
 // before the probe that may end it.
 func (sh *shard) run(ctx context.Context, fn func(ctx context.Context) error) error {
-	call := func() error {
+	if sh.breaker == nil {
 		err := sh.g.bounded(ctx, fn)
 		sh.note(err)
 		return err
 	}
-	if sh.breaker == nil {
-		return call()
-	}
-	_, err := sh.breaker.Execute(func() (struct{}, error) { return struct{}{}, call() })
+	_, err := sh.breaker.Execute(func() (struct{}, error) {
+		err := sh.g.bounded(ctx, fn)
+		sh.note(err)
+		return struct{}{}, err
+	})
 	return err
 }
 
