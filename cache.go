@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/corralhq/corral/internal/envelope"
@@ -58,6 +59,10 @@ type core struct {
 	mem     *memoryStore // the store, when it is the memory store: hits skip decoding
 	guard   *guard.Guard // nil for an in-process store
 	sharder Sharder      // nil when the store is not sharded
+
+	// locksStick: the store declined to release a lock (a Redis user
+	// without EVAL); locks are taken with a short lease instead.
+	locksStick atomic.Bool
 
 	stats     counters
 	obs       observers
