@@ -59,7 +59,7 @@ func (c *Cache) getMany(ctx context.Context, sks []string) (map[string][]byte, e
 		return nil, nil
 	}
 	var got map[string][]byte
-	err := c.call(ctx, opGetMany, func(ctx context.Context) (err error) {
+	err := c.callKeys(ctx, opGetMany, sks, func(ctx context.Context) (err error) {
 		if bg, ok := c.store.(BatchGetter); ok {
 			got, err = bg.GetMany(ctx, sks)
 			return err
@@ -103,16 +103,14 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 		enc[sk] = storable(enc[sk]) // binary values that look like an entry stay whole
 		first = k
 	}
+	sks := make([]string, 0, len(enc))
 	for sk := range enc {
 		c.overtake(sk)
+		sks = append(sks, sk)
 	}
-	err = c.call(ctx, opSetMany, func(ctx context.Context) error {
+	err = c.callKeys(ctx, opSetMany, sks, func(ctx context.Context) error {
 		switch bs, ok := c.store.(BatchSetter); {
 		case !keep:
-			sks := make([]string, 0, len(enc))
-			for sk := range enc {
-				sks = append(sks, sk)
-			}
 			return c.store.Delete(ctx, sks...)
 		case ok:
 			return bs.SetMany(ctx, enc, ttl)

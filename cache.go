@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/corralhq/corral/internal/envelope"
@@ -54,9 +55,14 @@ type core struct {
 	breakerFailures uint32
 	breakerCoolDown time.Duration
 
-	local bool         // the store never blocks: called without the guard
-	mem   *memoryStore // the store, when it is the memory store: hits skip decoding
-	guard *guard.Guard // nil for an in-process store
+	local   bool         // the store never blocks: called without the guard
+	mem     *memoryStore // the store, when it is the memory store: hits skip decoding
+	guard   *guard.Guard // nil for an in-process store
+	sharder Sharder      // nil when the store is not sharded
+
+	// locksStick: the store declined to release a lock (a Redis user
+	// without EVAL); locks are taken with a short lease instead.
+	locksStick atomic.Bool
 
 	stats     counters
 	obs       observers
@@ -101,6 +107,7 @@ func New(store Store, opts ...Option) *Cache {
 		c.mem = ms.memoryStore
 	}
 	if !c.local {
+		c.sharder, _ = store.(Sharder)
 		c.guard = c.newGuard()
 	}
 	return c
@@ -222,7 +229,7 @@ func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duratio
 	data = storable(data) // binary values that look like an entry stay whole
 	ttl, keep := c.ttl(ttl)
 	c.overtake(sk)
-	err = c.call(ctx, opSet, func(ctx context.Context) error {
+	err = c.call(ctx, opSet, sk, func(ctx context.Context) error {
 		if !keep {
 			return c.store.Delete(ctx, sk)
 		}
@@ -255,7 +262,7 @@ func (c *Cache) Add(ctx context.Context, key string, value any, ttl time.Duratio
 	}
 	c.overtake(sk)
 	var added bool
-	err = c.call(ctx, opAdd, func(ctx context.Context) (err error) {
+	err = c.call(ctx, opAdd, sk, func(ctx context.Context) (err error) {
 		if added, err = c.store.Add(ctx, sk, data, ttl); err != nil || added {
 			return err
 		}
@@ -296,7 +303,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 		sks[i] = sk
 	}
 	c.overtake(sks...)
-	if err := c.call(ctx, opDelete, func(ctx context.Context) error { return c.store.Delete(ctx, sks...) }); err != nil {
+	if err := c.callKeys(ctx, opDelete, sks, func(ctx context.Context) error { return c.store.Delete(ctx, sks...) }); err != nil {
 		return c.failed(opDelete, keys[0], err)
 	}
 	return nil
@@ -323,7 +330,7 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		return true, c.Delete(ctx, key)
 	}
 	var found bool
-	err = c.call(ctx, opTouch, func(ctx context.Context) (err error) {
+	err = c.call(ctx, opTouch, sk, func(ctx context.Context) (err error) {
 		data, err := c.store.Get(ctx, sk)
 		if err != nil {
 			return err
@@ -382,7 +389,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 	}
 	prefix := escapePart(c.ns.prefix) + ":"
 	c.overtakePrefix(prefix)
-	if err := c.call(ctx, opClear, func(ctx context.Context) error { return cl.Clear(ctx, prefix) }); err != nil {
+	if err := c.callKeys(ctx, opClear, nil, func(ctx context.Context) error { return cl.Clear(ctx, prefix) }); err != nil {
 		return c.failed(opClear, "", err)
 	}
 	return nil
@@ -408,7 +415,7 @@ func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
 		return c.store.Get(ctx, sk)
 	}
 	var data []byte
-	err := c.call(ctx, opGet, func(ctx context.Context) (err error) {
+	err := c.call(ctx, opGet, sk, func(ctx context.Context) (err error) {
 		data, err = c.store.Get(ctx, sk)
 		return err
 	})

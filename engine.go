@@ -575,7 +575,7 @@ func (c *Cache) storeEntry(ctx context.Context, p *pending, sk, key string, e *e
 	data := e.Encode()
 	stored := false
 	p.storeUnlessOvertaken(func() {
-		err := c.call(ctx, opSet, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
+		err := c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
 		if err != nil {
 			_ = c.failed(opSet, key, err)
 			return

@@ -38,6 +38,17 @@ var (
 	// (for the memory store, larger than its byte bound). Nothing is stored.
 	ErrTooLarge = errors.New("corral: value too large")
 
+	// ErrDeclined marks a store's answer that refuses one call while the
+	// store itself works: for Redis, a write refused when memory is full
+	// under noeviction (OOM), a write to a read-only replica (READONLY), a
+	// command the user may not run (NOPERM), a missing script (NOSCRIPT).
+	// The Cache wraps it in [ErrUnavailable] like any failure of the store
+	// (a read is a miss, a write is skipped) and counts it in
+	// Stats().Errors, but it is no outage: it counts toward no circuit
+	// breaker and logs no change of the store's health, so other calls go
+	// on. A Store returns it wrapped around its own error.
+	ErrDeclined = errors.New("corral: store declined the call")
+
 	// ErrDecode wraps a stored value that does not decode into the caller's
 	// type (Get, GetMany, GetOrSet, Memoize). The value stays stored: it is
 	// the caller's type that does not fit, and another caller's data is not

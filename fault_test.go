@@ -3,6 +3,7 @@ package corral_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,15 +99,20 @@ func TestGarbageFromStoreIsAMiss(t *testing.T) {
 	}
 }
 
-// flaky fails while broken is set, and counts the calls that reach it.
+// flaky fails while broken is set, and counts the calls that reach it:
+// the callers' and the background probe's apart.
 type flaky struct {
 	corral.Store
-	broken atomic.Bool
-	calls  atomic.Int64
+	broken        atomic.Bool
+	calls, probes atomic.Int64
 }
 
 func (f *flaky) Get(ctx context.Context, key string) ([]byte, error) {
-	f.calls.Add(1)
+	if strings.Contains(key, "#sha256=probe") {
+		f.probes.Add(1)
+	} else {
+		f.calls.Add(1)
+	}
 	if f.broken.Load() {
 		return nil, errors.New("connection refused")
 	}
@@ -133,15 +139,17 @@ func TestCircuitBreaker(t *testing.T) {
 	if s := c.Stats(); s.Errors != 3 || s.Rejected != 7 || c.BreakerState() != "open" {
 		t.Fatalf("stats %+v, breaker %s", s, c.BreakerState())
 	}
-	// After the cool-down one call probes; success closes the breaker.
+	// While it is open, a probe reads the store in the background; once the
+	// store answers, the probe closes the breaker: no caller pays for it.
+	waitFor(t, "probes of the broken store", func() uint64 { return uint64(f.probes.Load()) }, 2)
 	f.broken.Store(false)
-	eventually(t, "half-open", func() bool { return c.BreakerState() == "half-open" })
+	eventually(t, "closed by the probe", func() bool { return c.BreakerState() == "closed" })
+	if got := f.calls.Load(); got != 3 {
+		t.Fatalf("callers called the store %d times while it was open, want 0", got-3)
+	}
 	var v int
 	if found, err := c.Get(ctx, "k", &v); !found || err != nil || v != 1 {
-		t.Fatalf("probe = %v, %v", found, err)
-	}
-	if c.BreakerState() != "closed" {
-		t.Fatalf("breaker %s after a good probe", c.BreakerState())
+		t.Fatalf("Get after recovery = %v, %v", found, err)
 	}
 	// Misses and a caller's own cancellation are not failures.
 	for range 10 {

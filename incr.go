@@ -23,7 +23,7 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 	if inc, ok := c.store.(Incrementer); ok && c.codec == JSON {
 		c.overtake(sk)
 		var n int64
-		err := c.call(ctx, opIncr, func(ctx context.Context) (err error) {
+		err := c.call(ctx, opIncr, sk, func(ctx context.Context) (err error) {
 			n, err = inc.Incr(ctx, sk, delta)
 			return err
 		})
@@ -103,7 +103,7 @@ func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, er
 	}
 	ttl, _ := c.ttl(0)
 	c.overtake(sk, nsk)
-	err = c.call(ctx, opIncrVersion, func(ctx context.Context) error {
+	err = c.callKeys(ctx, opIncrVersion, []string{nsk, sk}, func(ctx context.Context) error {
 		if err := c.store.Set(ctx, nsk, data, ttl); err != nil {
 			return err
 		}

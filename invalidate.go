@@ -98,7 +98,7 @@ func (c *Cache) newGeneration(ctx context.Context, urlKey string) {
 		return
 	}
 	gen := []byte(rand.Text())
-	err = c.call(ctx, opSet, func(ctx context.Context) error { return c.store.Set(ctx, sk, gen, generationTTL) })
+	err = c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, gen, generationTTL) })
 	if err != nil {
 		_ = c.failed(opSet, "g"+urlKey, err)
 	}

@@ -128,7 +128,7 @@ func (c *Cache) generation(ctx context.Context, urlKey string) string {
 	}
 	gen := rand.Text()
 	var added bool
-	err = c.call(ctx, opAdd, func(ctx context.Context) (err error) {
+	err = c.call(ctx, opAdd, sk, func(ctx context.Context) (err error) {
 		added, err = c.store.Add(ctx, sk, []byte(gen), generationTTL)
 		return err
 	})

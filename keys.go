@@ -58,7 +58,8 @@ func escapePart(s string) string {
 
 // escapeName percent-encodes '%', ':' and the bytes unsafe in a key, so that
 // a name followed by ':' never meets another name: Memoize("a:b")("c") and
-// Memoize("a")("b:c") are "a%3Ab:c" and "a:b:c".
+// Memoize("a")("b:c") are "a%3Ab:c" and "a:b:c"; and "{t}" is "%7Bt%7D",
+// no Redis Cluster hash tag.
 func escapeName(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -73,12 +74,14 @@ func escapeName(s string) string {
 }
 
 // safeByte reports whether c may stand in a store key as it is: no space, no
-// control byte. Bytes of UTF-8 sequences are safe.
-func safeByte(c byte) bool { return c > ' ' && c != 0x7f }
+// control byte, and no brace, which would make a Redis Cluster hash tag of
+// what it encloses (every key with one tag lives in one slot, on one node).
+// Bytes of UTF-8 sequences are safe.
+func safeByte(c byte) bool { return c > ' ' && c != 0x7f && c != '{' && c != '}' }
 
 // keyPart returns the part of the store key that stands for key: key itself
-// when it is short and safe, else a readable start and the SHA-256 of the
-// whole key. Keys used as they are never contain hashMarker, so the two forms
+// when it is short and safe, else a readable start (up to the first unsafe
+// byte, so no brace) and the SHA-256 of the whole key. Keys used as they are never contain hashMarker, so the two forms
 // cannot meet.
 func keyPart(key string) (string, error) {
 	switch {

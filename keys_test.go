@@ -17,7 +17,8 @@ func storeKey(prefix string, version int, build, key string) (string, error) {
 // with one store key. Both tuples either set a build or not (see WithBuild).
 // It also checks the shape of every key: used as it is, or hashed after a
 // readable start with the SHA-256 of the whole key; never with a space or a
-// control byte, never longer than the namespace plus 136 bytes.
+// control byte or brace (a Redis Cluster hash tag), never longer than the
+// namespace plus 136 bytes.
 func FuzzStoreKey(f *testing.F) {
 	f.Add("p", 1, "", "k", "p", 1, "", "k2")
 	f.Add("a:b", 1, "", "c", "a", 1, "", "b:1:c")
@@ -27,6 +28,8 @@ func FuzzStoreKey(f *testing.F) {
 	f.Add("", 1, "", "a b", "", 1, "", "a#sha256=")
 	f.Add("", 1, "", "a\x00", "", 1, "", "a\x01")
 	f.Add("", 12, "", "k", "", 1, "", "2:k")
+	f.Add("{p}", 1, "", "{k}", "%7Bp%7D", 1, "", "#sha256=")
+	f.Add("", 1, "", "a{b}", "", 1, "", "a%7Bb%7D")
 	f.Fuzz(func(t *testing.T, p1 string, v1 int, b1, k1, p2 string, v2 int, b2, k2 string) {
 		if (b1 == "") != (b2 == "") || len(p1) > 30 || len(p2) > 30 || len(b1) > 30 || len(b2) > 30 {
 			return // out of the domain this property covers

@@ -4,14 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"github.com/corralhq/corral/internal/envelope"
+	"log/slog"
 	"time"
+
+	"github.com/corralhq/corral/internal/envelope"
 )
 
 // lockSuffix makes a lock's store key from its data key's part. Keys used as
 // they are never hold hashMarker, and hashed ones end in 64 hex digits right
 // after it, so no data key can be a lock key.
 const lockSuffix = hashMarker + "lock:"
+
+// stuckLease is the lease of a lock on a store that cannot release locks
+// (a Redis user without EVAL): the lock expires instead, and the other
+// instances wait that long at most, while a computation that lasts longer
+// may run on two instances at once.
+const stuckLease = time.Second
 
 // heldLock is the outcome of acquire: data is the value another instance
 // stored while this one waited (nil if it must compute), and release gives
@@ -32,11 +40,14 @@ type heldLock struct {
 func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) heldLock {
 	lockKey := c.ns.front + lockSuffix + sk[len(c.ns.front):]
 	token := rand.Text()
-	lease := cfg.computeTimeout
+	lease, storeLease := cfg.computeTimeout, cfg.computeTimeout
+	if c.locksStick.Load() {
+		storeLease = min(lease, stuckLease)
+	}
 	noop := heldLock{release: func() {}}
 
 	tried := time.Now()
-	got, err := c.tryLock(ctx, lockKey, key, token, lease)
+	got, err := c.tryLock(ctx, lockKey, key, token, storeLease)
 	if err != nil {
 		return noop
 	}
@@ -56,7 +67,7 @@ func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) he
 				return heldLock{data: data, release: func() {}}
 			}
 			tried = time.Now()
-			if got, err = c.tryLock(ctx, lockKey, key, token, lease); err != nil {
+			if got, err = c.tryLock(ctx, lockKey, key, token, storeLease); err != nil {
 				return noop
 			} else if got {
 				break // the owner released without storing (it failed): our turn
@@ -73,7 +84,7 @@ func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) he
 
 func (c *Cache) tryLock(ctx context.Context, lockKey, key, token string, lease time.Duration) (bool, error) {
 	var got bool
-	err := c.call(ctx, opLock, func(ctx context.Context) (err error) {
+	err := c.call(ctx, opLock, lockKey, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			got, err = l.Lock(ctx, lockKey, token, lease)
 		} else {
@@ -88,7 +99,7 @@ func (c *Cache) tryLock(ctx context.Context, lockKey, key, token string, lease t
 }
 
 func (c *Cache) unlock(ctx context.Context, lockKey, key, token string) {
-	err := c.call(ctx, opUnlock, func(ctx context.Context) (err error) {
+	err := c.call(ctx, opUnlock, lockKey, func(ctx context.Context) (err error) {
 		if l, ok := c.store.(Locker); ok {
 			_, err = l.Unlock(ctx, lockKey, token)
 			return err
@@ -97,6 +108,27 @@ func (c *Cache) unlock(ctx context.Context, lockKey, key, token string) {
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		_ = c.failed(opUnlock, key, err)
+	}
+	if errors.Is(err, ErrDeclined) {
+		c.stuckLock(ctx, lockKey, err)
+	}
+}
+
+// stuckLock handles a store that declined to release a lock (a Redis user
+// without EVAL): it says so once in the log, shortens the lock it could
+// not release where the store can (an unchecked PEXPIRE, which at worst
+// shortens the lease of another owner who took it since), and from then on
+// takes locks with a short lease that expires on its own.
+func (c *Cache) stuckLock(ctx context.Context, lockKey string, err error) {
+	if c.locksStick.CompareAndSwap(false, true) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "corral: the store cannot release locks; they expire instead",
+			slog.Duration("lease", stuckLease), slog.Any("error", err))
+	}
+	if t, ok := c.store.(Toucher); ok {
+		_ = c.call(ctx, opUnlock, lockKey, func(ctx context.Context) error {
+			_, err := t.Touch(ctx, lockKey, stuckLease)
+			return err
+		})
 	}
 }
 

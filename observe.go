@@ -64,20 +64,31 @@ func (c *Cache) SetObserver(o Observer) {
 // observers is what a cache and its views share for observing the store.
 type observers struct {
 	observer atomic.Pointer[Observer]
-	failing  atomic.Bool // the last store call that says anything about the store failed
 }
 
-// observe reports a finished store call, and logs the store's health once per
-// change: failing after a success, recovered after a failure.
+// observe reports a finished store call to the observer.
 func (c *Cache) observe(op string, took time.Duration, err error) {
 	if o := c.obs.observer.Load(); o != nil {
 		(*o).ObserveStoreCall(StoreOp(op), took, err)
 	}
-	switch healthy := storeAnswered(err); {
-	case !healthy && c.obs.failing.CompareAndSwap(false, true):
+}
+
+// logHealth logs a change of the store's health, once per change (on a
+// sharded store, per server): failing after consecutive failures, with the
+// last one, and recovered at the first success after that.
+func (c *Cache) logHealth(shard string, failing bool, err error) {
+	if failing {
 		c.log.LogAttrs(context.Background(), slog.LevelWarn, "corral: store failing; serving without it",
-			slog.String("op", op), slog.Any("error", err))
-	case healthy && c.obs.failing.CompareAndSwap(true, false):
-		c.log.LogAttrs(context.Background(), slog.LevelInfo, "corral: store recovered", slog.String("op", op))
+			append(nodeAttr(shard), slog.Any("error", err))...)
+		return
 	}
+	c.log.LogAttrs(context.Background(), slog.LevelInfo, "corral: store recovered", nodeAttr(shard)...)
+}
+
+// nodeAttr names the store's server in a log record, when it has several.
+func nodeAttr(shard string) []slog.Attr {
+	if shard == "" {
+		return nil
+	}
+	return []slog.Attr{slog.String("node", shard)}
 }

@@ -11,7 +11,7 @@ const (
 	DefaultTTL             = 5 * time.Minute
 	DefaultTimeout         = 100 * time.Millisecond
 	DefaultBreakerFailures = 5
-	DefaultBreakerCoolDown = 5 * time.Second
+	DefaultBreakerCoolDown = 500 * time.Millisecond
 )
 
 // Option configures a [Cache] in [New].
@@ -52,9 +52,14 @@ func WithDefaultTTL(ttl time.Duration) Option {
 
 // WithTimeout bounds every call to the store: a call still running after d
 // ends with an error wrapping [ErrUnavailable], and the caller goes on as on a
-// miss. d <= 0 removes the bound, leaving only the caller's context. Stores
-// that run in this process (the [MemoryStore]) are called without a timer.
-// Default: 100 ms.
+// miss. A caller whose context has a deadline gives a call at most half of
+// the time it has left, so that it can still compute what the store did not
+// give: a stalled store costs a caller with 50 ms left 25 ms, not all 50. A
+// call cut short that way counts toward the circuit breaker like any
+// timeout, unless its share was under a tenth of d (a caller in a hurry
+// says nothing of the store). d <= 0 removes the bound, leaving only the
+// caller's context (and its share). Stores that run in this process (the
+// [MemoryStore]) are called without a timer. Default: 100 ms.
 func WithTimeout(d time.Duration) Option {
 	return func(c *Cache) { c.timeout = d }
 }
@@ -78,12 +83,17 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithCircuitBreaker sets the circuit breaker around the store (on
 // github.com/sony/gobreaker/v2): after failures consecutive failed or timed
-// out calls, the cache stops calling the store for coolDown, during which
-// reads are misses and writes are dropped at once; then one call probes the
-// store, and success closes the breaker. Misses and caller cancellations are
-// not failures. failures 0 turns the breaker off. The in-process memory store
-// is never behind a breaker. It panics on coolDown <= 0 with failures > 0.
-// Default: 5 failures, 5 s.
+// out calls, the cache stops calling the store, and reads are misses and
+// writes are dropped at once. Meanwhile a probe reads the store in the
+// background, no caller waiting for it: first after 50 ms, then after waits
+// that double up to coolDown; the first probe the store answers closes the
+// breaker. So the cache uses a store that came back within about coolDown.
+// Misses, answers such as [ErrDeclined] and caller cancellations are not
+// failures. On a store that implements [Sharder] (a Redis Cluster), each
+// server has a breaker of its own: a dead master disables its own keys only.
+// failures 0 turns the breaker off (the store's health is still logged,
+// after 5 failures). The in-process memory store is never behind a breaker.
+// It panics on coolDown <= 0 with failures > 0. Default: 5 failures, 500 ms.
 func WithCircuitBreaker(failures uint32, coolDown time.Duration) Option {
 	if failures > 0 && coolDown <= 0 {
 		panic(fmt.Sprintf("corral: WithCircuitBreaker(%d, %v): want a positive cool-down", failures, coolDown))

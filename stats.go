@@ -37,8 +37,9 @@ type Stats struct {
 	Rejected uint64
 	// ErrorsByOp splits Errors by store operation (the names of [StoreOps]).
 	ErrorsByOp map[string]uint64
-	// BreakerState is the circuit breaker's state: "closed", "open",
-	// "half-open", or "none".
+	// BreakerState is the circuit breaker's state: "closed", "open" (on a
+	// sharded store, while the breaker of any of its servers is open), or
+	// "none".
 	BreakerState string
 	// StoreEntries and StoreBytes are what the memory store holds (0 for
 	// other stores).

@@ -10,8 +10,9 @@ import (
 // holds a conformance suite for third-party stores.
 //
 // Keys reach a Store already prefixed, versioned and made safe by the Cache:
-// a Store never sees an empty key, a space or a control byte, or a key over
-// 512 bytes. Values are opaque bytes, and may be empty.
+// a Store never sees an empty key, a space or a control byte, a brace (no
+// key holds a Redis Cluster hash tag), or a key over 512 bytes. Values are
+// opaque bytes, and may be empty.
 //
 // The contract is zero-copy: a Store may keep the slice it is given in Set or
 // Add (the caller never modifies it afterwards), and the slice Get returns may
@@ -92,6 +93,17 @@ type Locker interface {
 	// Unlock releases the lock if token still owns it, and reports whether it
 	// did. A lock that expired or that another token holds is left alone.
 	Unlock(ctx context.Context, key, token string) (bool, error)
+}
+
+// Sharder is a store whose keys live on servers that fail one by one, as
+// the masters of a Redis Cluster do. The Cache keeps the health of each
+// apart, with one circuit breaker per server: a dead server disables its
+// own keys only.
+type Sharder interface {
+	// Shard names the server that holds key; "" when the store cannot say
+	// (such keys share one breaker). It is called before every call to
+	// the store: it must not block.
+	Shard(key string) string
 }
 
 // EvictionCounter is implemented by stores that drop entries to stay within a

@@ -8,9 +8,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 	"weak"
 
+	"github.com/corralhq/corral"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -26,30 +29,99 @@ import (
 // So the store watches its client's dials through a go-redis dial hook, and a
 // call that ended at its context's end, knowing nothing else, reports the dial
 // that failed meanwhile, wrapping both errors.
+//
+// The same wait makes a call to a server that is down cost its whole
+// deadline, although the first dial was refused within a millisecond. So
+// while the client has failed lately, calls are armed: a refused dial to
+// their server ends them at once, with that dial's error.
 
-// dialWatch records the outcome of a client's dials. It is a [redis.Hook]
-// that only observes dials.
+// dialWatch records the outcome of a client's dials, and ends the armed
+// calls to a server whose dial is refused. It is a [redis.Hook] that only
+// observes dials.
 type dialWatch struct {
-	mu     sync.Mutex
-	failed error     // the last failed dial's error
-	failAt time.Time // when it failed
-	okAt   time.Time // when a dial last succeeded
+	mu      sync.Mutex
+	failed  error                // the last failed dial's error
+	failAt  time.Time            // when it failed
+	okAt    time.Time            // when a dial last succeeded
+	waiting map[*waiter]struct{} // the armed calls
+
+	trouble atomic.Int64 // when a dial or a call last failed, in Unix nanoseconds
 }
+
+// waiter is an armed call: the address of its server, and its end.
+type waiter struct {
+	addr string
+	end  context.CancelCauseFunc
+}
+
+// armedFor is how long after a failure of the client its calls are armed.
+const armedFor = 10 * time.Second
 
 func (w *dialWatch) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := next(ctx, network, addr)
 		now := time.Now()
 		w.mu.Lock()
-		if err != nil {
-			w.failed, w.failAt = err, now
-		} else {
+		defer w.mu.Unlock()
+		if err == nil {
 			w.okAt = now
+			return conn, nil
 		}
-		w.mu.Unlock()
+		w.failed, w.failAt = err, now
+		w.trouble.Store(now.UnixNano())
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			for wt := range w.waiting {
+				if wt.addr == addr {
+					wt.end(&refusal{err})
+				}
+			}
+		}
 		return conn, err
 	}
 }
+
+// arm returns ctx made to end as soon as a dial to addr is refused, and
+// done, which disarms it and returns the refused dial's error if one ended
+// the call. A client that has not failed within armedFor of start pays
+// nothing: ctx is returned as it is.
+func (w *dialWatch) arm(ctx context.Context, addr string, start time.Time) (context.Context, func() error) {
+	if w == nil || addr == "" || start.UnixNano()-w.trouble.Load() > int64(armedFor) {
+		return ctx, noRefusal
+	}
+	armed, end := context.WithCancelCause(ctx)
+	wt := &waiter{addr: addr, end: end}
+	w.mu.Lock()
+	if w.waiting == nil {
+		w.waiting = map[*waiter]struct{}{}
+	}
+	w.waiting[wt] = struct{}{}
+	w.mu.Unlock()
+	return armed, func() error {
+		w.mu.Lock()
+		delete(w.waiting, wt)
+		w.mu.Unlock()
+		defer end(nil)
+		if r := (*refusal)(nil); errors.As(context.Cause(armed), &r) {
+			return r.err
+		}
+		return nil
+	}
+}
+
+func noRefusal() error { return nil }
+
+// troubled notes a failed call: the client's calls are armed for a while.
+func (w *dialWatch) troubled() {
+	if w != nil {
+		w.trouble.Store(time.Now().UnixNano())
+	}
+}
+
+// refusal is the cause of an armed call's end: a refused dial.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
 
 func (w *dialWatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 
@@ -227,3 +299,28 @@ func redisError(err error, subs ...string) bool {
 	}
 	return false
 }
+
+// answer returns err marked as the server's answer to this one call, which
+// says nothing of its health: corral.ErrTooLarge for a value over
+// proto-max-bulk-len, corral.ErrDeclined for any other error reply. It
+// returns nil when err is no answer: a failure to reach the server, or a
+// reply that says it cannot serve at all (loading its data, a replica cut
+// off from its master, a Cluster that lost slots, a script running).
+func answer(err error) error {
+	var rerr redis.Error
+	switch {
+	case !errors.As(err, &rerr),
+		redis.IsLoadingError(err), redis.IsMasterDownError(err), redis.IsClusterDownError(err),
+		redis.HasErrorPrefix(err, "BUSY "):
+		return nil
+	case redis.HasErrorPrefix(err, "Protocol error: invalid bulk length"):
+		return &answerError{kind: corral.ErrTooLarge, err: err}
+	}
+	return &answerError{kind: corral.ErrDeclined, err: err}
+}
+
+// answerError is an error reply of Redis (err) of a kind corral names.
+type answerError struct{ kind, err error }
+
+func (e *answerError) Error() string   { return e.err.Error() }
+func (e *answerError) Unwrap() []error { return []error{e.kind, e.err} }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -334,5 +335,34 @@ func TestScriptErrorsSayNoHashBeforeRedis7(t *testing.T) {
 			}
 			sayNoInternals(t, "Unlock(list)", err, list)
 		})
+	}
+}
+
+// Once a server has failed, a call to it ends when its dial is refused,
+// not at its deadline: only the first call after the kill waits.
+func TestRefusedConnectionFailsFast(t *testing.T) {
+	srv := redistest.Start(t)
+	s := redisstore.New(srv.Client(t)) // go-redis's defaults: 5 dial attempts 100 ms apart
+	ctx := context.Background()
+	if _, err := s.Get(ctx, "k"); !errors.Is(err, corral.ErrNotFound) {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	var took []time.Duration
+	for i := range 10 {
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		start := time.Now()
+		_, err := s.Get(cctx, "k")
+		took = append(took, time.Since(start).Round(100*time.Microsecond))
+		cancel()
+		if !errors.Is(err, syscall.ECONNREFUSED) && i > 0 {
+			t.Fatalf("call %d: %v, want the refused dial's error", i, err)
+		}
+	}
+	t.Logf("calls to a killed server, with 100 ms deadlines, took %v", took)
+	for i, d := range took[1:] {
+		if d > 20*time.Millisecond {
+			t.Fatalf("call %d took %v: it waited for its deadline", i+1, d)
+		}
 	}
 }

@@ -5,7 +5,9 @@
 // grouped by hash slot on Cluster), SetMany (one pipeline), Incr (INCRBY on an
 // existing key), Touch (PEXPIRE), Clear (SCAN MATCH and UNLINK in batches on
 // every master; never FLUSHDB) and a Locker (SET NX PX with an owner token,
-// released by a compare-and-delete script).
+// released by a compare-and-delete script). On a Cluster it is a
+// corral.Sharder: a corral.Cache keeps a circuit breaker per master, and a
+// dead master disables its own keys only.
 //
 // Deadlines: every call returns by its context's deadline (corral's
 // WithTimeout), whatever the client. go-redis itself honours a context's
@@ -16,7 +18,22 @@
 // ContextTimeoutEnabled: calls then cost no extra goroutine, and a hung
 // server holds no connection past the deadline.
 //
-// Errors: a call that ends at its deadline while the client cannot connect
+// Errors: an error reply of Redis that refuses one call while the server
+// works (OOM, READONLY, NOPERM, NOSCRIPT and the like) wraps
+// corral.ErrDeclined, and a value over the server's proto-max-bulk-len
+// corral.ErrTooLarge: a corral.Cache counts neither as an outage. Replies
+// that say the server cannot serve at all (LOADING, MASTERDOWN,
+// CLUSTERDOWN, BUSY) are outages, as network errors and timeouts are.
+// go-redis retries some answers itself (READONLY, TRYAGAIN), MaxRetries
+// times with backoff: about 100 ms in all with its defaults, which is
+// corral's default timeout, and a call that ends at its deadline counts as
+// an outage. A client made with MaxRetries: -1 gets the answer at once.
+//
+// A server that refuses connections fails fast: once a call to the client
+// has failed, for 10 s after, a call whose server (a single node, or a
+// Cluster key's master) refuses a dial ends at once with the dial's error,
+// where go-redis would wait for the call's deadline while it retries the
+// dial. A call that ends at its deadline while the client cannot connect
 // returns an error that wraps both the dial's error and the context's, as in
 // "dial tcp 10.0.0.7:6379: connect: connection refused (context deadline
 // exceeded)"; go-redis alone reports only the deadline, as it dials on a
@@ -24,7 +41,8 @@
 // Sentinel client, of a Ring's shards, and of the Cluster nodes the client
 // makes after New. The store's errors name no store key and no script's
 // hash (corral.Cache names the caller's key), and none shows the password in
-// the client's options.
+// the client's options. [SetLogger] routes go-redis's own log lines to a
+// slog.Logger.
 package redisstore
 
 import (
@@ -32,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/corralhq/corral"
@@ -43,6 +62,7 @@ import (
 type Store struct {
 	client    redis.UniversalClient
 	scanCount int64
+	maxValue  int // bytes; a longer value is refused before it is sent
 	// honorsDeadline: the client was made with ContextTimeoutEnabled, so
 	// go-redis itself ends a call at its context's deadline.
 	honorsDeadline bool
@@ -51,6 +71,8 @@ type Store struct {
 	dials *dialWatch
 	// secrets are the passwords in the client's options: no error shows them.
 	secrets []string
+	// slotsKnown: a call has answered, so a Cluster client knows its slots.
+	slotsKnown atomic.Bool
 }
 
 // Option configures a [Store].
@@ -65,6 +87,19 @@ func ScanCount(n int) Option {
 	return func(s *Store) { s.scanCount = int64(n) }
 }
 
+// MaxValueBytes sets the longest value the store sends; Set, Add and
+// SetMany refuse a longer one with corral.ErrTooLarge, which is no outage.
+// Set it to the server's proto-max-bulk-len when that is lowered: Redis
+// answers a longer value by closing the connection, which looks like a
+// network failure. It panics on n < 1. Default: 512 MiB (Redis's default
+// proto-max-bulk-len).
+func MaxValueBytes(n int) Option {
+	if n < 1 {
+		panic(fmt.Sprintf("corral/redisstore: MaxValueBytes(%d): want at least 1", n))
+	}
+	return func(s *Store) { s.maxValue = n }
+}
+
 var (
 	_ corral.Store       = (*Store)(nil)
 	_ corral.BatchGetter = (*Store)(nil)
@@ -73,6 +108,7 @@ var (
 	_ corral.Toucher     = (*Store)(nil)
 	_ corral.Clearer     = (*Store)(nil)
 	_ corral.Locker      = (*Store)(nil)
+	_ corral.Sharder     = (*Store)(nil)
 )
 
 // New returns a Store on client. It does not connect: a Redis that is down is
@@ -88,6 +124,7 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{
 		client:         client,
 		scanCount:      1000,
+		maxValue:       512 << 20,
 		honorsDeadline: honorsDeadline(client),
 		dials:          watchDials(client),
 		secrets:        secrets(client),
@@ -110,18 +147,55 @@ func honorsDeadline(client redis.UniversalClient) bool {
 	return false
 }
 
-// run runs one command and explains its error (see [Store.explain]).
-func (s *Store) run(ctx context.Context, fn func(context.Context) error) error {
+// run runs one command on key ("" for several keys) and explains its
+// error (see [Store.explain]). While the server has failed lately, the call
+// ends as soon as a dial to it is refused, instead of at its deadline (see
+// [dialWatch.arm]).
+func (s *Store) run(ctx context.Context, key string, fn func(context.Context) error) error {
 	ended := ctx.Err() != nil // before the call: no dial explains that
 	start := time.Now()
-	err := s.bound(ctx, fn)
+	armed, done := s.dials.arm(ctx, s.addrOf(key), start)
+	err := s.bound(armed, fn)
+	refused := done()
 	switch {
 	case err == nil, err == corral.ErrNotFound, err == corral.ErrNotInteger:
+		if !s.slotsKnown.Load() {
+			s.slotsKnown.Store(true)
+		}
 		return err // the store's own answers (a miss is common): nothing to add
 	case ended:
 		return redact(err, s.secrets)
 	}
+	if a := answer(err); a != nil {
+		return redact(a, s.secrets)
+	}
+	s.dials.troubled()
+	if refused != nil && ctx.Err() == nil {
+		return redact(refused, s.secrets)
+	}
 	return s.explain(ctx, start, err)
+}
+
+// addrOf returns the address of the server a command on key goes to, ""
+// when the store cannot say (several keys on a Cluster, a Ring).
+func (s *Store) addrOf(key string) string {
+	switch c := s.client.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		if key != "" {
+			return s.Shard(key)
+		}
+	}
+	return ""
+}
+
+// onlyKey returns the key of a call on one key, "" for several.
+func onlyKey(keys []string) string {
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	return ""
 }
 
 // bound runs fn by ctx's deadline. When the client does not end calls at
@@ -153,7 +227,7 @@ func (s *Store) bound(ctx context.Context, fn func(context.Context) error) error
 // Get implements [corral.Store].
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	var v []byte
-	err := s.run(ctx, func(ctx context.Context) (err error) { v, err = s.get(ctx, key); return err })
+	err := s.run(ctx, key, func(ctx context.Context) (err error) { v, err = s.get(ctx, key); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -162,27 +236,27 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Set implements [corral.Store].
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return s.run(ctx, func(ctx context.Context) error { return s.set(ctx, key, value, ttl) })
+	return s.run(ctx, key, func(ctx context.Context) error { return s.set(ctx, key, value, ttl) })
 }
 
 // Add implements [corral.Store] with SET NX.
 func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	var ok bool
-	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.add(ctx, key, value, ttl); return err })
+	err := s.run(ctx, key, func(ctx context.Context) (err error) { ok, err = s.add(ctx, key, value, ttl); return err })
 	return ok && err == nil, err
 }
 
 // Delete implements [corral.Store] with UNLINK (grouped by hash slot on
 // Cluster, where one command cannot span slots).
 func (s *Store) Delete(ctx context.Context, keys ...string) error {
-	return s.run(ctx, func(ctx context.Context) error { return s.delete(ctx, keys...) })
+	return s.run(ctx, onlyKey(keys), func(ctx context.Context) error { return s.delete(ctx, keys...) })
 }
 
 // GetMany implements [corral.BatchGetter] with MGET: one command on a single
 // node, one per hash slot (pipelined) on Cluster.
 func (s *Store) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
 	var m map[string][]byte
-	err := s.run(ctx, func(ctx context.Context) (err error) { m, err = s.getMany(ctx, keys); return err })
+	err := s.run(ctx, onlyKey(keys), func(ctx context.Context) (err error) { m, err = s.getMany(ctx, keys); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -191,14 +265,14 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string][]byte, 
 
 // SetMany implements [corral.BatchSetter] with one pipeline of SETs.
 func (s *Store) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
-	return s.run(ctx, func(ctx context.Context) error { return s.setMany(ctx, items, ttl) })
+	return s.run(ctx, "", func(ctx context.Context) error { return s.setMany(ctx, items, ttl) })
 }
 
 // Incr implements [corral.Incrementer]: INCRBY on a key that exists, which
 // keeps the key's expiry.
 func (s *Store) Incr(ctx context.Context, key string, delta int64) (int64, error) {
 	var n int64
-	err := s.run(ctx, func(ctx context.Context) (err error) { n, err = s.incr(ctx, key, delta); return err })
+	err := s.run(ctx, key, func(ctx context.Context) (err error) { n, err = s.incr(ctx, key, delta); return err })
 	if err != nil {
 		return 0, err
 	}
@@ -208,7 +282,7 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64) (int64, error
 // Touch implements [corral.Toucher] with PEXPIRE (PERSIST for ttl <= 0).
 func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	var ok bool
-	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.touch(ctx, key, ttl); return err })
+	err := s.run(ctx, key, func(ctx context.Context) (err error) { ok, err = s.touch(ctx, key, ttl); return err })
 	return ok && err == nil, err
 }
 
@@ -216,21 +290,37 @@ func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 // start with prefix and UNLINKs them in batches of ScanCount. It never
 // removes keys outside the prefix.
 func (s *Store) Clear(ctx context.Context, prefix string) error {
-	return s.run(ctx, func(ctx context.Context) error { return s.clear(ctx, prefix) })
+	return s.run(ctx, "", func(ctx context.Context) error { return s.clear(ctx, prefix) })
 }
 
 // Lock implements [corral.Locker] with SET key token NX PX ttl.
 func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	var ok bool
-	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.lock(ctx, key, token, ttl); return err })
+	err := s.run(ctx, key, func(ctx context.Context) (err error) { ok, err = s.lock(ctx, key, token, ttl); return err })
 	return ok && err == nil, err
 }
 
 // Unlock implements [corral.Locker]: only the owner's token releases the lock.
 func (s *Store) Unlock(ctx context.Context, key, token string) (bool, error) {
 	var ok bool
-	err := s.run(ctx, func(ctx context.Context) (err error) { ok, err = s.unlock(ctx, key, token); return err })
+	err := s.run(ctx, key, func(ctx context.Context) (err error) { ok, err = s.unlock(ctx, key, token); return err })
 	return ok && err == nil, err
+}
+
+// Shard implements [corral.Sharder]: on a Cluster, the address of the
+// master that serves key's slot, so that a corral.Cache keeps a circuit
+// breaker per master; "" on other clients, and on a Cluster before a call
+// has answered (Shard never waits for the network to learn the slots).
+func (s *Store) Shard(key string) string {
+	cc, ok := s.client.(*redis.ClusterClient)
+	if !ok || !s.slotsKnown.Load() {
+		return ""
+	}
+	node, err := cc.MasterForKey(context.Background(), key)
+	if err != nil {
+		return ""
+	}
+	return node.Options().Addr
 }
 
 // Client returns the client the store uses.
@@ -247,6 +337,9 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (s *Store) set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := s.fits(value); err != nil {
+		return err
+	}
 	if expired(ttl) {
 		return s.client.Unlink(ctx, key).Err()
 	}
@@ -254,6 +347,9 @@ func (s *Store) set(ctx context.Context, key string, value []byte, ttl time.Dura
 }
 
 func (s *Store) add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := s.fits(value); err != nil {
+		return false, err
+	}
 	if expired(ttl) {
 		return false, nil
 	}
@@ -317,6 +413,11 @@ func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if len(items) == 0 {
 		return nil
 	}
+	for _, v := range items {
+		if err := s.fits(v); err != nil {
+			return err
+		}
+	}
 	if expired(ttl) {
 		keys := make([]string, 0, len(items))
 		for k := range items {
@@ -331,6 +432,14 @@ func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.D
 		return nil
 	})
 	return err
+}
+
+// fits refuses a value longer than the server takes.
+func (s *Store) fits(value []byte) error {
+	if len(value) > s.maxValue {
+		return fmt.Errorf("%w: %d bytes, the server takes %d", corral.ErrTooLarge, len(value), s.maxValue)
+	}
+	return nil
 }
 
 // incrScript is INCRBY on a key that exists: Django's incr fails on a missing

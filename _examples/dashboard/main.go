@@ -55,7 +55,7 @@ func main() {
 	cfg := config{}
 	flag.DurationVar(&cfg.ttl, "ttl", 10*time.Second, "how long the report stays cached")
 	flag.DurationVar(&cfg.work, "work", 300*time.Millisecond, "how long the aggregate takes to compute")
-	flag.DurationVar(&cfg.coolDown, "cooldown", 5*time.Second, "how long the circuit breaker stays open")
+	flag.DurationVar(&cfg.coolDown, "cooldown", corral.DefaultBreakerCoolDown, "the longest wait between two probes of the open circuit breaker")
 	flag.Parse()
 
 	d := newDashboard(cfg)

@@ -30,7 +30,7 @@ for i in $(seq 1 12); do get; get; get; sleep 1; done   # a miss, then hits (one
 curl -fsS -X POST "${url}visitors" >/dev/null; sleep 1    # 500 requests, 1 computation
 curl -fsS -X POST "${url}store?mode=fail" >/dev/null      # the store fails: every request still answered
 for i in $(seq 1 4); do get; get; sleep 1; done
-curl -fsS -X POST "${url}store?mode=ok" >/dev/null        # the breaker closes after its cool-down
+curl -fsS -X POST "${url}store?mode=ok" >/dev/null        # the breaker's background probe closes it
 for i in $(seq 1 8); do get; get; get; sleep 1; done
 
 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \

@@ -201,14 +201,15 @@ type Cluster struct {
 
 // StartCluster runs n cluster-enabled redis-servers (n >= 3), joins them with
 // redis-cli --cluster create and waits until every node reports
-// cluster_state:ok.
-func StartCluster(t testing.TB, n int) *Cluster {
+// cluster_state:ok. extra arguments are appended to every node's command
+// line.
+func StartCluster(t testing.TB, n int, extra ...string) *Cluster {
 	t.Helper()
 	cli := Binary(t, "redis-cli")
 	c := &Cluster{}
 	args := []string{"--cluster", "create"}
 	for range n {
-		s := start(t, true)
+		s := start(t, true, extra...)
 		c.Nodes = append(c.Nodes, s)
 		args = append(args, s.Addr)
 	}
