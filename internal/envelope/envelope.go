@@ -127,6 +127,9 @@ func Parse(data []byte) (Entry, bool) {
 		e.SWR = time.Duration(binary.BigEndian.Uint32(e.Payload)) * time.Second
 		e.SIE = time.Duration(binary.BigEndian.Uint32(e.Payload[4:])) * time.Second
 		e.Payload = e.Payload[windowSize:]
+		if e.SWR == 0 && e.SIE == 0 {
+			return Entry{}, false // Encode writes no empty windows: not one of ours
+		}
 	}
 	if e.WrittenAt.IsZero() || (e.Negative && len(e.Payload) > 0) ||
 		(!e.StaleUntil.IsZero() && (e.FreshUntil.IsZero() || e.StaleUntil.Before(e.FreshUntil))) {

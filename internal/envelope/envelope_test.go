@@ -42,3 +42,15 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeKeepsStaleRules(t *testing.T) {
+	e := Entry{WrittenAt: fromUnixNano(1), FreshUntil: fromUnixNano(2), StaleUntil: fromUnixNano(3),
+		MustRevalidate: true, SWR: 60 * time.Second, SIE: time.Hour, Payload: []byte("p")}
+	got, ok := Parse(e.Encode())
+	if !ok || !got.MustRevalidate || got.SWR != e.SWR || got.SIE != e.SIE || string(got.Payload) != "p" {
+		t.Fatalf("Parse(Encode(%+v)) = %+v, %v", e, got, ok)
+	}
+	if got.UsableStale(fromUnixNano(2).Add(time.Second), time.Hour) {
+		t.Fatal("a must-revalidate entry is usable stale")
+	}
+}
