@@ -147,7 +147,7 @@ type lookedUp[T any] struct {
 // for stale-if-error.
 func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 	if j.share && !j.mustValidate {
-		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec); ok && j.accepts(v) {
+		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec, time.Now()); ok && j.accepts(v) {
 			j.c.stats.hits.Add(1)
 			return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: writtenAt}}
 		}

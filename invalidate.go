@@ -53,7 +53,7 @@ func (m *cachedHandler) invalidate(ctx context.Context, r *http.Request) {
 	forms := []keyConfig{m.cfg.key, {}, {noQuery: true}}
 	var urls []string
 	for _, k := range forms {
-		var b strings.Builder
+		var b keyBuf
 		k.writeURL(&b, get)
 		if u := b.String(); !slices.Contains(urls, u) {
 			urls = append(urls, u)

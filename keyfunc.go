@@ -64,27 +64,39 @@ func (k keyConfig) keyFunc() KeyFunc {
 		if k.refusal(r) != "" {
 			return "", false
 		}
-		var b strings.Builder
+		var b keyBuf
 		k.writeURL(&b, r)
 		k.writeVariant(&b, r)
 		return b.String(), true
 	}
 }
 
-// keyOf returns r's key and store key, or why r is not cached.
-func (m *cachedHandler) keyOf(r *http.Request) (key, sk, refusal string) {
+// keyOf returns r's key and store key, or why r is not cached. With the
+// default key function both are built in kb and are views of it (see
+// keyBuf.view): valid until kb changes, cloned by whatever keeps them.
+func (m *cachedHandler) keyOf(r *http.Request, kb *keyBuf) (key, sk, refusal string) {
 	if m.cfg.keyFunc != nil {
 		k, ok := m.cfg.keyFunc(r)
 		if !ok {
 			return "", "", "key"
 		}
-		key = k
-	} else {
-		if refusal = m.cfg.key.refusal(r); refusal != "" {
-			return "", "", refusal
-		}
-		key = m.defaultKey(r)
+		return m.storeKey(k)
 	}
+	if refusal = m.cfg.key.refusal(r); refusal != "" {
+		return "", "", refusal
+	}
+	kb.reset(m.c.ns.front)
+	start := len(kb.b)
+	m.defaultKey(kb, r)
+	key = kb.view(start)
+	if len(key) > MaxKeyLen || !plainKey(key) { // hashed, as Cache.key does
+		return m.storeKey(strings.Clone(key))
+	}
+	return key, kb.view(0), ""
+}
+
+// storeKey returns the store key of key, or "key" when it has none.
+func (m *cachedHandler) storeKey(key string) (string, string, string) {
 	sk, err := m.c.key(key)
 	if err != nil {
 		return key, "", "key"
@@ -92,18 +104,17 @@ func (m *cachedHandler) keyOf(r *http.Request) (key, sk, refusal string) {
 	return key, sk, ""
 }
 
-// defaultKey is the default key of r: its URL, then, when the route has
+// defaultKey writes the default key of r: its URL, then, when the route has
 // variants, the URL's generation (which a write moves on) and r's variant.
-func (m *cachedHandler) defaultKey(r *http.Request) string {
-	var b strings.Builder
-	m.cfg.key.writeURL(&b, r)
+func (m *cachedHandler) defaultKey(kb *keyBuf, r *http.Request) {
+	start := len(kb.b)
+	m.cfg.key.writeURL(kb, r)
 	if m.cfg.key.variants() {
-		gen := m.c.generation(r.Context(), b.String())
-		b.WriteString("|g=")
-		b.WriteString(gen)
-		m.cfg.key.writeVariant(&b, r)
+		gen := m.c.generation(r.Context(), kb.view(start))
+		kb.put("|g=")
+		kb.put(gen)
+		m.cfg.key.writeVariant(kb, r)
 	}
-	return b.String()
 }
 
 // generationTTL is how long a URL's generation lives. When it is gone the
@@ -162,23 +173,23 @@ func (k keyConfig) variants() bool { return len(k.vary) > 0 || len(k.cookies) > 
 // writeURL writes the parts of the key that name the resource: method (HEAD
 // as GET), scheme, host, path and query, separated by '|', each escaped so
 // that it holds no '|'.
-func (k keyConfig) writeURL(b *strings.Builder, r *http.Request) {
-	b.Grow(64 + len(r.Host) + len(r.URL.Path) + len(r.URL.RawQuery))
+func (k keyConfig) writeURL(b *keyBuf, r *http.Request) {
+	b.grow(64 + len(r.Host) + len(r.URL.Path) + len(r.URL.RawQuery))
 	method := r.Method
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
-	b.WriteString("h|")
+	b.put("h|")
 	escapeTo(b, method, "")
 	if r.TLS != nil {
-		b.WriteString("|https|")
+		b.put("|https|")
 	} else {
-		b.WriteString("|http|")
+		b.put("|http|")
 	}
 	escapeTo(b, r.Host, "")
-	b.WriteByte('|')
+	b.putByte('|')
 	escapeTo(b, r.URL.EscapedPath(), "")
-	b.WriteByte('|')
+	b.putByte('|')
 	if !k.noQuery {
 		k.writeQuery(b, r.URL.RawQuery)
 	}
@@ -186,24 +197,24 @@ func (k keyConfig) writeURL(b *strings.Builder, r *http.Request) {
 
 // writeVariant writes the VaryOn header values and the named cookies, with
 // credentials hashed.
-func (k keyConfig) writeVariant(b *strings.Builder, r *http.Request) {
+func (k keyConfig) writeVariant(b *keyBuf, r *http.Request) {
 	if !k.variants() {
 		return
 	}
-	b.WriteByte('|')
+	b.putByte('|')
 	for i, name := range k.vary {
 		if i > 0 {
-			b.WriteByte(';')
+			b.putByte(';')
 		}
 		values, present := r.Header[name]
 		if !present {
-			b.WriteByte('-') // absent differs from present and empty
+			b.putByte('-') // absent differs from present and empty
 			continue
 		}
-		b.WriteByte('=')
+		b.putByte('=')
 		for j, v := range values {
 			if j > 0 {
-				b.WriteByte(',')
+				b.putByte(',')
 			}
 			if credentialHeaders[name] {
 				v = hashCredential(v)
@@ -212,17 +223,17 @@ func (k keyConfig) writeVariant(b *strings.Builder, r *http.Request) {
 		}
 	}
 	if len(k.cookies) > 0 {
-		b.WriteByte('|')
+		b.putByte('|')
 		for i, name := range k.cookies {
 			if i > 0 {
-				b.WriteByte(';')
+				b.putByte(';')
 			}
 			for j, ck := range r.CookiesNamed(name) {
 				if j > 0 {
-					b.WriteByte(',')
+					b.putByte(',')
 				}
-				b.WriteByte('=')
-				b.WriteString(hashCredential(ck.Value))
+				b.putByte('=')
+				b.put(hashCredential(ck.Value))
 			}
 		}
 	}
@@ -241,7 +252,7 @@ func hashCredential(v string) string {
 // writeQuery writes the raw query's parameters sorted by their decoded name,
 // keeping the order of parameters with one name (handlers see that order),
 // or only the allowed ones.
-func (k keyConfig) writeQuery(b *strings.Builder, raw string) {
+func (k keyConfig) writeQuery(b *keyBuf, raw string) {
 	if raw == "" {
 		return
 	}
@@ -267,14 +278,14 @@ func (k keyConfig) writeQuery(b *strings.Builder, raw string) {
 	slices.SortStableFunc(params, func(a, b param) int { return strings.Compare(a.name, b.name) })
 	for i, p := range params {
 		if i > 0 {
-			b.WriteByte('&')
+			b.putByte('&')
 		}
 		escapeTo(b, p.raw, "")
 	}
 }
 
 // escapeTo writes s with '%', '|' and the bytes in extra percent-encoded.
-func escapeTo(b *strings.Builder, s, extra string) {
+func escapeTo(b *keyBuf, s, extra string) {
 	const hex = "0123456789ABCDEF"
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -282,13 +293,13 @@ func escapeTo(b *strings.Builder, s, extra string) {
 		if c != '%' && c != '|' && (extra == "" || strings.IndexByte(extra, c) < 0) {
 			continue
 		}
-		b.WriteString(s[start:i])
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
+		b.put(s[start:i])
+		b.putByte('%')
+		b.putByte(hex[c>>4])
+		b.putByte(hex[c&15])
 		start = i + 1
 	}
-	b.WriteString(s[start:])
+	b.put(s[start:])
 }
 
 // plainSorted reports whether a raw query's parameter names need no decoding

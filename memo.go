@@ -71,7 +71,7 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 	}
 	share := immutable[T]()
 	if share { // the hit path, before anything is made for a computation
-		if v, _, ok := sharedHit[T](c, sk, c.codec); ok {
+		if v, _, ok := sharedHit[T](c, sk, c.codec, time.Now()); ok {
 			c.stats.hits.Add(1)
 			return v, nil
 		}

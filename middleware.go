@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/corralhq/corral/internal/httpcache"
 	"github.com/corralhq/corral/internal/response"
@@ -119,29 +121,53 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 		m.pass(w, r, outcome{decision: decBypassed, detail: "request-body"}, "")
 		return
 	}
-	key, sk, refusal := m.keyOf(r)
-	if refusal != "" {
-		m.pass(w, r, outcome{decision: decBypassed, detail: refusal}, key)
-		return
-	}
+	kb := keyBufs.Get().(*keyBuf)
+	defer putKeyBuf(kb)
+	key, sk, refusal := m.keyOf(r, kb)
+	var q httpcache.Request
+	directed := false
 	if m.cfg.shared {
-		if q, ok := httpcache.ReadRequest(r); ok {
-			m.serveDirected(w, r, key, sk, q)
-			return
-		}
+		q, directed = httpcache.ReadRequest(r)
 	}
-	if v, writtenAt, ok := sharedHit[*recorded](m.c, sk, responseCodec{}); ok {
-		if v.variants != nil {
-			m.serveVariant(w, r, key, v.variants)
-			return
-		}
-		m.c.stats.hits.Add(1)
-		o := outcome{decision: decHit}
-		m.replay(w, r, v.resp, o, writtenAt)
-		m.finish(r, o, key)
+	if refusal == "" && !directed && m.serveHit(w, r, key, sk) {
 		return
 	}
-	m.serveThrough(w, r, key, sk, through{})
+	key, sk = strings.Clone(key), strings.Clone(sk) // kept past kb: flights, store calls
+	switch {
+	case refusal != "":
+		m.pass(w, r, outcome{decision: decBypassed, detail: refusal}, key)
+	case directed:
+		m.serveDirected(w, r, key, sk, q)
+	default:
+		m.serveThrough(w, r, key, sk, through{})
+	}
+}
+
+// serveHit serves r from the memory store's fresh entry under sk, when
+// there is one, and reports whether it did. key and sk may be views of a
+// keyBuf: it keeps neither.
+func (m *cachedHandler) serveHit(w http.ResponseWriter, r *http.Request, key, sk string) bool {
+	now := time.Now()
+	v, writtenAt, ok := sharedHit[*recorded](m.c, sk, responseCodec{}, now)
+	switch {
+	case !ok:
+		return false
+	case v.variants != nil:
+		m.serveVariant(w, r, strings.Clone(key), v.variants)
+		return true
+	}
+	m.c.stats.hits.Add(1)
+	o := outcome{decision: decHit}
+	m.replay(w, r, v.resp, o, now.Sub(writtenAt))
+	m.finish(r, o, key)
+	return true
+}
+
+// putKeyBuf gives kb back to the pool, unless a long URL grew it.
+func putKeyBuf(kb *keyBuf) {
+	if cap(kb.b) <= 4<<10 {
+		keyBufs.Put(kb)
+	}
 }
 
 // through says how serveThrough looks a key up.
@@ -199,7 +225,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		m.pass(w, r, o, key)
 		return
 	case res.val != nil && res.val.resp != nil:
-		m.replay(w, r, res.val.resp, o, res.writtenAt)
+		m.replay(w, r, res.val.resp, o, time.Since(res.writtenAt))
 	}
 	m.finish(r, o, key)
 }

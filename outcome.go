@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/corralhq/corral/internal/httpcache"
@@ -67,10 +68,10 @@ func (m *cachedHandler) setCacheStatus(h http.Header, o outcome, block []string)
 }
 
 // replay writes a stored or shared response to w with o's Cache-Status (and
-// Age for a stored one). The header values are copied, in one block for the
-// request. A client's own conditional or range request is answered from the
-// full response.
-func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *response.Response, o outcome, writtenAt time.Time) {
+// Age for a stored one, which has been in the store for age). The header
+// values are copied, in one block for the request. A client's own
+// conditional or range request is answered from the full response.
+func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *response.Response, o outcome, age time.Duration) {
 	h := w.Header()
 	block := make([]string, 0, resp.Values+3)
 	for _, f := range resp.Fields {
@@ -79,7 +80,7 @@ func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *res
 	block = m.setCacheStatus(h, o, block)
 	switch {
 	case o.decision == decHit || o.decision == decStale:
-		putField(h, block, "Age", ageValue(resp.Age, time.Since(writtenAt)))
+		putField(h, block, "Age", ageValue(resp.Age, age))
 	case resp.Age > 0: // computed for this request, and already old when it came
 		putField(h, block, "Age", ageValue(resp.Age, 0))
 	}
@@ -144,7 +145,7 @@ func (m *cachedHandler) finish(r *http.Request, o outcome, key string) {
 	m.c.routes.counters(label).n[o.decision].Add(1)
 	if m.c.log.Enabled(r.Context(), slog.LevelDebug) {
 		m.c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: http",
-			slog.String("route", label), slog.String("key", key),
+			slog.String("route", label), slog.String("key", strings.Clone(key)), // key may be a keyBuf view
 			slog.String("decision", decisionNames[o.decision]), slog.String("detail", o.detail))
 	}
 }

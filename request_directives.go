@@ -27,7 +27,7 @@ func (m *cachedHandler) serveDirected(w http.ResponseWriter, r *http.Request, ke
 			o.decision = decStale
 		}
 		m.c.stats.hits.Add(1)
-		m.replay(w, r, f.rec.resp, o, f.e.WrittenAt)
+		m.replay(w, r, f.rec.resp, o, time.Since(f.e.WrittenAt))
 		m.finish(r, o, key)
 		return
 	}

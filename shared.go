@@ -48,7 +48,7 @@ func immutableType(t reflect.Type) bool {
 // immutable (or, for the middleware, never modified). It reports false for
 // anything else (another store, a miss, a stale or negative entry, a value
 // written by Set, another type), which the engine then handles.
-func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Time, ok bool) {
+func sharedHit[T any](c *Cache, sk string, codec Codec, now time.Time) (v T, writtenAt time.Time, ok bool) {
 	if c.mem == nil {
 		return v, writtenAt, false
 	}
@@ -66,7 +66,7 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Tim
 		}
 		v = d.val.(T)
 	}
-	if !d.freshUntil.IsZero() && !time.Now().Before(d.freshUntil) {
+	if !d.freshUntil.IsZero() && !now.Before(d.freshUntil) {
 		return v, writtenAt, false
 	}
 	return v, d.writtenAt, true

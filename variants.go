@@ -103,10 +103,11 @@ func (m *cachedHandler) serveVariant(w http.ResponseWriter, r *http.Request, key
 		m.pass(w, r, outcome{decision: decBypassed, detail: "key"}, key)
 		return
 	}
-	if v, writtenAt, ok := sharedHit[*recorded](m.c, vsk, responseCodec{}); ok && slices.Equal(v.selecting, values) {
+	now := time.Now()
+	if v, writtenAt, ok := sharedHit[*recorded](m.c, vsk, responseCodec{}, now); ok && slices.Equal(v.selecting, values) {
 		m.c.stats.hits.Add(1)
 		o := outcome{decision: decHit}
-		m.replay(w, r, v.resp, o, writtenAt)
+		m.replay(w, r, v.resp, o, now.Sub(writtenAt))
 		m.finish(r, o, key)
 		return
 	}
