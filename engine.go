@@ -105,10 +105,12 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 	if j.chain && inChain(ctx, j.c.registry, j.flightKey()) {
 		return result[T]{}, fmt.Errorf("%w: %q", ErrRecursion, j.key)
 	}
-	l := lookedUp[T]{storeDown: true}
+	m := j.c.writes.markOf(j.sk)
+	l := lookedUp[T]{basis: basis{storeDown: true}}
 	if !j.storeDown {
 		l = j.lookup(ctx)
 	}
+	l.basis.mark = m
 	if l.done {
 		return l.res, l.err
 	}
@@ -134,12 +136,19 @@ func (j *job[T]) staleBound(ctx context.Context, l *lookedUp[T]) (context.Contex
 
 // lookedUp is what a lookup found.
 type lookedUp[T any] struct {
-	done      bool // res and err answer the caller
-	res       result[T]
-	err       error
-	stale     *envelope.Entry // an expired entry whose value is in staleVal
-	staleVal  T
+	done     bool // res and err answer the caller
+	res      result[T]
+	err      error
+	stale    *envelope.Entry // an expired entry whose value is in staleVal
+	staleVal T
+	basis
+}
+
+// basis is what a computation knows of the store from its caller's read.
+type basis struct {
 	storeDown bool // the read failed: do not read or write the store again
+	mark      mark // the key's writes when the caller read it
+	reread    bool // read again whatever the mark says
 }
 
 // lookup reads the key: a fresh value (or cached "not found") answers; an
@@ -156,7 +165,7 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			_ = j.c.failed(opGet, j.key, err) // counted and logged; the store is a miss
-			return lookedUp[T]{storeDown: true}
+			return lookedUp[T]{basis: basis{storeDown: true}}
 		}
 		return lookedUp[T]{}
 	}
@@ -259,7 +268,7 @@ func (j *job[T]) startRefresh(ctx context.Context, stale T) {
 	j.c.flights.start(j.flightKey(), link, func(func()) (any, error) {
 		defer j.c.logPanic()
 		j.c.stats.refreshes.Add(1) // only when no computation of the key was running
-		return j.compute(detached, run, nil, false, link)
+		return j.compute(detached, run, nil, basis{reread: true}, link)
 	})
 }
 
@@ -272,7 +281,7 @@ func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
 	run := j.runFor(l)
 	out := j.c.flights.join(ctx, j.flightKey(), j.cfg.joinTimeout, link, func(release func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, run, release, l.storeDown, link)
+		return j.compute(ctx, run, release, l.basis, link)
 	})
 	if out.err == errWaitCycle {
 		return result[T]{}, fmt.Errorf("%w: %q waits, through other computations, for itself", ErrRecursion, j.key)
@@ -294,7 +303,7 @@ func (j *job[T]) join(ctx context.Context, l *lookedUp[T]) (result[T], error) {
 			}
 		}
 	}
-	return j.computeAlone(ctx, l.storeDown, run)
+	return j.computeAlone(ctx, l.basis, run)
 }
 
 // accepts reports whether a stored value answers this caller.
@@ -312,11 +321,11 @@ func (j *job[T]) runFor(l *lookedUp[T]) func(context.Context, func()) (T, error)
 
 // computeAlone computes for this caller only, outside the flight, on a
 // goroutine of its own so that the caller still waits with its own context.
-func (j *job[T]) computeAlone(ctx context.Context, storeDown bool, run func(context.Context, func()) (T, error)) (result[T], error) {
+func (j *job[T]) computeAlone(ctx context.Context, b basis, run func(context.Context, func()) (T, error)) (result[T], error) {
 	link := j.newLink(ctx)
 	out := j.c.flights.alone(ctx, link, func(func()) (any, error) {
 		defer j.c.logPanic()
-		return j.compute(ctx, run, nil, storeDown, link)
+		return j.compute(ctx, run, nil, b, link)
 	})
 	if out.err != nil {
 		return result[T]{served: servedComputed}, out.err
@@ -409,11 +418,14 @@ func (j *job[T]) staleFor(ctx context.Context, l *lookedUp[T]) (result[T], bool)
 // compute runs fn for the callers of the key: re-read, run, persist. The
 // run is detached from the caller's cancellation and bounded by the compute
 // timeout, which starts after the re-read (a wait for the distributed lock
-// has its own bound) and, under the lock, ends with its lease. When the
-// caller's read of the store just failed, it does not read or write the
-// store again: one store timeout per request at most. link, when not nil,
-// is the computation's chain link: fn's context carries it.
-func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool, link *chain) (computed[T], error) {
+// has its own bound) and, under the lock, ends with its lease. It reads
+// the key again only where that can find something its caller's read did
+// not: under the lock, or when this process wrote or stored the key since
+// (a computation that ended just before this one began). When the caller's
+// read of the store just failed, it does not read or write the store
+// again: one store timeout per request at most. link, when not nil, is the
+// computation's chain link: fn's context carries it.
+func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), b basis, link *chain) (computed[T], error) {
 	cctx := context.WithoutCancel(ctx)
 	if link != nil {
 		cctx = link.in(cctx)
@@ -422,8 +434,9 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 	p := j.c.writes.begin(j.sk)
 	defer j.c.writes.end(j.sk, p)
 
+	storeDown := b.storeDown
 	var until time.Time
-	if !storeDown {
+	if !storeDown && (b.reread || j.cfg.lock || j.c.writes.wroteSince(j.sk, b.mark)) {
 		got, held, ok := j.reread(cctx)
 		defer held.release()
 		if ok {
@@ -582,6 +595,9 @@ func (c *Cache) storeEntry(ctx context.Context, p *pending, sk, key string, e *e
 		}
 		stored = true
 	})
+	if stored {
+		c.writes.noted(sk) // a caller that read a miss before this re-reads it
+	}
 	return stored
 }
 

@@ -1,6 +1,7 @@
 package corral
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,37 @@ type writes struct {
 	n  atomic.Int32 // computations in flight: writes skip the map when 0
 	mu sync.Mutex   // guards m
 	m  map[string]*pending
+
+	// seq counts the writes and stores of each key's slot, and all counts
+	// Clears: a computation whose key saw none since its caller read it
+	// need not read it again (see mark).
+	seq [markSlots]atomic.Uint64
+	all atomic.Uint64
+}
+
+// markSlots is how many slots the keys share: two keys in one slot only
+// cost a re-read.
+const markSlots = 1024
+
+var markSeed = maphash.MakeSeed()
+
+// mark is a key's write count at one moment, in this process.
+type mark uint64
+
+// markOf returns sk's write count now.
+func (w *writes) markOf(sk string) mark {
+	return mark(w.seq[maphash.String(markSeed, sk)%markSlots].Load() + w.all.Load())
+}
+
+// wroteSince reports whether sk (or a key of its slot) was written or
+// stored in this process since m.
+func (w *writes) wroteSince(sk string, m mark) bool { return w.markOf(sk) != m }
+
+// noted counts a write or store of each of sks.
+func (w *writes) noted(sks ...string) {
+	for _, sk := range sks {
+		w.seq[maphash.String(markSeed, sk)%markSlots].Add(1)
+	}
 }
 
 // pending is one key's computation in flight.
@@ -118,12 +150,14 @@ func (c *Cache) overtake(sks ...string) {
 	for _, sk := range sks {
 		c.flights.forgetKey(sk)
 	}
+	c.writes.noted(sks...)
 	c.writes.overtake(sks...)
 }
 
 // overtakePrefix is overtake of every store key under prefix (Clear): the
 // computations of other prefixes go on and store.
 func (c *Cache) overtakePrefix(prefix string) {
+	c.writes.all.Add(1)
 	c.flights.forgetPrefix(prefix)
 	c.writes.overtakePrefix(prefix)
 }
