@@ -8,6 +8,7 @@ import (
 
 	"github.com/corralhq/corral"
 	rediscache "github.com/go-redis/cache/v9"
+	"github.com/maypok86/otter/v2"
 	"github.com/viccon/sturdyc"
 )
 
@@ -20,8 +21,10 @@ type stats struct {
 var value = stats{Orders: 42, Revenue: 1234.5, Label: "dashboard"}
 
 // BenchmarkMemoizeHit: a hit of a memoized lookup (int key, small struct),
-// in process, for corral's Memoize on its memory store, sturdyc's GetOrFetch
-// and go-redis/cache's Once with its local TinyLFU cache (no Redis).
+// in process, for corral's Memoize on its memory store, otter v2's loading
+// Get (the key as it is, one-minute expiry after a write), sturdyc's
+// GetOrFetch (the key as a string, built per call as a caller would) and
+// go-redis/cache's Once with its local TinyLFU cache (no Redis).
 func BenchmarkMemoizeHit(b *testing.B) {
 	ctx := context.Background()
 	b.Run("corral-memoize", func(b *testing.B) {
@@ -31,6 +34,20 @@ func BenchmarkMemoizeHit(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if v, err := m(ctx, 42); err != nil || v.Orders != 42 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("otter-v2", func(b *testing.B) {
+		c := otter.Must(&otter.Options[int, stats]{
+			MaximumSize:      10_000,
+			ExpiryCalculator: otter.ExpiryWriting[int, stats](time.Minute),
+		})
+		load := otter.LoaderFunc[int, stats](func(ctx context.Context, id int) (stats, error) { return value, nil })
+		c.Get(ctx, 42, load)
+		b.ReportAllocs()
+		for b.Loop() {
+			if v, err := c.Get(ctx, 42, load); err != nil || v.Orders != 42 {
 				b.Fatal(err)
 			}
 		}
