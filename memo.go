@@ -112,7 +112,7 @@ func Memoize[K comparable, V any](c *Cache, name string, ttl time.Duration,
 	if err != nil {
 		panic(err.Error())
 	}
-	return memoize(c, name, ttl, encode, fn, opts)
+	return memoize(c, name, ttl, encode, fn, opts, newMemoIndex[K, V]())
 }
 
 // MemoizeKey returns the key under which [Memoize] with name stores its
@@ -140,18 +140,29 @@ func MemoizeWithKey[K any, V any](c *Cache, name string, key func(K) string, ttl
 	if key == nil {
 		panic("corral: MemoizeWithKey with a nil key function")
 	}
-	return memoize(c, name, ttl, func(k K) (string, error) { return key(k), nil }, fn, opts)
+	return memoize(c, name, ttl, func(k K) (string, error) { return key(k), nil }, fn, opts, nil)
 }
 
+// memoize makes the function Memoize and MemoizeWithKey return; idx, when
+// not nil, serves its hits on the memory store (see memo_index.go).
 func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func(K) (string, error),
-	fn func(context.Context, K) (V, error), opts []MemoOption) func(context.Context, K) (V, error) {
+	fn func(context.Context, K) (V, error), opts []MemoOption, idx hitIndex[K, V]) func(context.Context, K) (V, error) {
 	if name == "" {
 		panic("corral: Memoize with an empty name")
 	}
 	cfg := newMemoConfig(opts)
 	prefix := escapeName(name) + ":"
+	if c.mem == nil {
+		idx = nil
+	}
 	return func(ctx context.Context, k K) (V, error) {
 		var zero V
+		if idx != nil && ctx.Err() == nil {
+			if v, ok := idx.get(c, k, time.Now()); ok {
+				c.stats.hits.Add(1)
+				return v, nil
+			}
+		}
 		key, err := memoKey(prefix, encode, k)
 		if err != nil {
 			return zero, err
@@ -160,7 +171,11 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 		if err != nil {
 			return zero, err
 		}
-		return getOrSet(ctx, c, sk, key, ttl, func(ctx context.Context) (V, error) { return fn(ctx, k) }, &cfg)
+		v, err := getOrSet(ctx, c, sk, key, ttl, func(ctx context.Context) (V, error) { return fn(ctx, k) }, &cfg)
+		if idx != nil && err == nil {
+			idx.put(c, k, sk, time.Now())
+		}
+		return v, err
 	}
 }
 

@@ -125,9 +125,10 @@ type memoryStore struct {
 // memItem is what go-cache holds. Its value is never modified once stored;
 // decoded caches, for readers in this process, what the value decodes to.
 type memItem struct {
-	value   []byte
-	node    *node // its place in the eviction queues
-	decoded atomic.Pointer[decodedValue]
+	value    []byte
+	node     *node // its place in the eviction queues
+	decoded  atomic.Pointer[decodedValue]
+	released atomic.Bool // it left the map: evicted, expired, deleted or replaced
 }
 
 // decodedValue is an entry's value decoded once and shared read-only by the
@@ -217,6 +218,15 @@ func (m *memoryStore) lookup(key string) (*memItem, bool) {
 	e := v.(*memItem)
 	e.node.use()
 	return e, true
+}
+
+// peek returns key's entry without counting a use.
+func (m *memoryStore) peek(key string) (*memItem, bool) {
+	v, ok := m.items.Get(key)
+	if !ok {
+		return nil, false
+	}
+	return v.(*memItem), true
 }
 
 // GetMany implements [BatchGetter].
@@ -438,6 +448,7 @@ func (m *memoryStore) release(key string, v any) {
 	m.entries.Add(-1)
 	m.bytes.Add(-size)
 	e.node.gone = true
+	e.released.Store(true)
 	if !e.node.main {
 		m.smallEntries--
 		m.smallBytes -= size
