@@ -69,6 +69,9 @@ func sharedHit[T any](c *Cache, sk string, codec Codec) (v T, writtenAt time.Tim
 	if !d.freshUntil.IsZero() && !time.Now().Before(d.freshUntil) {
 		return v, writtenAt, false
 	}
+	if c.near != nil {
+		c.stats.nearHits.Add(1)
+	}
 	return v, d.writtenAt, true
 }
 
