@@ -55,9 +55,17 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
 }
 
 func (c *Cache) getMany(ctx context.Context, sks []string) (map[string][]byte, error) {
-	if len(sks) == 0 {
+	switch {
+	case len(sks) == 0:
 		return nil, nil
+	case c.near != nil:
+		return c.getManyThroughNear(ctx, sks)
 	}
+	return c.getManyRemote(ctx, sks)
+}
+
+// getManyRemote reads several store keys from the store, guarded.
+func (c *Cache) getManyRemote(ctx context.Context, sks []string) (map[string][]byte, error) {
 	var got map[string][]byte
 	err := c.callKeys(ctx, opGetMany, sks, func(ctx context.Context) (err error) {
 		if bg, ok := c.store.(BatchGetter); ok {

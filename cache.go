@@ -56,7 +56,9 @@ type core struct {
 	breakerCoolDown time.Duration
 
 	local   bool         // the store never blocks: called without the guard
-	mem     *memoryStore // the store, when it is the memory store: hits skip decoding
+	mem     *memoryStore // the memory store (or the near cache's copies): hits skip decoding
+	nearCfg nearConfig
+	near    *nearCache   // nil without a near cache
 	guard   *guard.Guard // nil for an in-process store
 	sharder Sharder      // nil when the store is not sharded
 
@@ -109,6 +111,9 @@ func New(store Store, opts ...Option) *Cache {
 	if !c.local {
 		c.sharder, _ = store.(Sharder)
 		c.guard = c.newGuard()
+		if c.nearCfg.maxBytes > 0 {
+			c.startNear()
+		}
 	}
 	return c
 }
@@ -409,11 +414,20 @@ func (c *Cache) Stats() Stats {
 	return s
 }
 
-// get reads one store key, guarded.
+// get reads one store key: through the near cache when there is one,
+// guarded.
 func (c *Cache) get(ctx context.Context, sk string) ([]byte, error) {
 	if c.local {
 		return c.store.Get(ctx, sk)
 	}
+	if c.near != nil {
+		return c.getThroughNear(ctx, sk)
+	}
+	return c.getRemote(ctx, sk)
+}
+
+// getRemote reads one store key from the store, guarded.
+func (c *Cache) getRemote(ctx context.Context, sk string) ([]byte, error) {
 	var data []byte
 	err := c.call(ctx, opGet, sk, func(ctx context.Context) (err error) {
 		data, err = c.store.Get(ctx, sk)

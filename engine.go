@@ -165,6 +165,9 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			_ = j.c.failed(opGet, j.key, err) // counted and logged; the store is a miss
+			if l, ok := j.held(); ok {
+				return l // the near cache's copy, under stale-if-error
+			}
 			return lookedUp[T]{basis: basis{storeDown: true}}
 		}
 		return lookedUp[T]{}

@@ -45,6 +45,10 @@ func (c *Cache) call(ctx context.Context, op StoreOp, sk string, fn func(ctx con
 	if c.guard == nil {
 		return fn(ctx)
 	}
+	if c.near != nil && op.changes() {
+		c.near.drop([]string{sk})       // reads in flight keep nothing
+		defer c.near.drop([]string{sk}) // nor do reads answered before the write landed
+	}
 	return c.guard.Do(ctx, string(op), c.shardOf(sk), fn)
 }
 
@@ -53,6 +57,10 @@ func (c *Cache) call(ctx context.Context, op StoreOp, sk string, fn func(ctx con
 func (c *Cache) callKeys(ctx context.Context, op StoreOp, sks []string, fn func(ctx context.Context) error) error {
 	if c.guard == nil {
 		return fn(ctx)
+	}
+	if c.near != nil && op.changes() {
+		c.near.drop(sks) // nil (Clear): every copy
+		defer c.near.drop(sks)
 	}
 	if c.sharder == nil {
 		return c.guard.Do(ctx, string(op), "", fn)

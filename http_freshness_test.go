@@ -108,29 +108,6 @@ func (tc freshnessCase) run(t *testing.T) {
 	}
 }
 
-// setFields adds name, value pairs to h; a value "now", "now+60s" or
-// "now-10h" is that HTTP date on the (fake) clock.
-func setFields(h http.Header, pairs ...string) {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		h.Add(pairs[i], httpDateValue(pairs[i+1]))
-	}
-}
-
-func httpDateValue(v string) string {
-	rest, ok := strings.CutPrefix(v, "now")
-	if !ok {
-		return v
-	}
-	var d time.Duration
-	if rest != "" {
-		var err error
-		if d, err = time.ParseDuration(strings.TrimPrefix(rest, "+")); err != nil {
-			panic(err)
-		}
-	}
-	return time.Now().Add(d).UTC().Format(http.TimeFormat)
-}
-
 // TestHTTPAgeCountsUpstreamAge checks that Age is the upstream Age plus the
 // time in the cache (RFC 9111 4.2.3), on a hit and on the first response.
 func TestHTTPAgeCountsUpstreamAge(t *testing.T) {

@@ -160,6 +160,9 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 		if idx != nil && ctx.Err() == nil {
 			if v, ok := idx.get(c, k, time.Now()); ok {
 				c.stats.hits.Add(1)
+				if c.near != nil {
+					c.stats.nearHits.Add(1)
+				}
 				return v, nil
 			}
 		}

@@ -78,12 +78,19 @@ func (x *memoIndex[K, V]) put(c *Cache, k K, sk string, now time.Time) {
 	if c.mem == nil {
 		return
 	}
-	item, ok := c.mem.peek(sk)
+	item, storedUntil, ok := c.mem.peek(sk)
 	if !ok {
 		return
 	}
 	d := item.decoded.Load()
-	if d == nil || !sameCodec(d.codec, c.codec) || (!d.freshUntil.IsZero() && !now.Before(d.freshUntil)) {
+	if d == nil || !sameCodec(d.codec, c.codec) {
+		return
+	}
+	until := d.freshUntil // the store may drop it sooner (a near cache's maxAge)
+	if !storedUntil.IsZero() && (until.IsZero() || storedUntil.Before(until)) {
+		until = storedUntil
+	}
+	if !until.IsZero() && !now.Before(until) {
 		return
 	}
 	v, ok := d.val.(V)
@@ -96,7 +103,7 @@ func (x *memoIndex[K, V]) put(c *Cache, k K, sk string, now time.Time) {
 	if s.m == nil {
 		s.m = make(map[K]*indexed[V])
 	}
-	s.m[k] = &indexed[V]{val: v, freshUntil: d.freshUntil, item: item}
+	s.m[k] = &indexed[V]{val: v, freshUntil: until, item: item}
 	if len(s.m) >= s.sweep {
 		s.sweepDead()
 	}

@@ -220,13 +220,14 @@ func (m *memoryStore) lookup(key string) (*memItem, bool) {
 	return e, true
 }
 
-// peek returns key's entry without counting a use.
-func (m *memoryStore) peek(key string) (*memItem, bool) {
-	v, ok := m.items.Get(key)
+// peek returns key's entry without counting a use, and when the store
+// stops holding it (zero: never).
+func (m *memoryStore) peek(key string) (*memItem, time.Time, bool) {
+	v, exp, ok := m.items.GetWithExpiration(key)
 	if !ok {
-		return nil, false
+		return nil, time.Time{}, false
 	}
-	return v.(*memItem), true
+	return v.(*memItem), exp, true
 }
 
 // GetMany implements [BatchGetter].

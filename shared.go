@@ -69,6 +69,9 @@ func sharedHit[T any](c *Cache, sk string, codec Codec, now time.Time) (v T, wri
 	if !d.freshUntil.IsZero() && !now.Before(d.freshUntil) {
 		return v, writtenAt, false
 	}
+	if c.near != nil {
+		c.stats.nearHits.Add(1)
+	}
 	return v, d.writtenAt, true
 }
 

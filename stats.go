@@ -35,6 +35,9 @@ type Stats struct {
 	// Rejected counts store calls not made because the circuit breaker was
 	// open (they are misses and dropped writes, at no cost).
 	Rejected uint64
+	// NearHits counts reads the near cache answered (see [WithNearCache]),
+	// with no store call.
+	NearHits uint64
 	// ErrorsByOp splits Errors by store operation (the names of [StoreOps]).
 	ErrorsByOp map[string]uint64
 	// BreakerState is the circuit breaker's state: "closed", "open" (on a
@@ -50,6 +53,7 @@ type counters struct {
 	hits, misses, errors, decodeErrors              atomic.Uint64
 	staleServed, refreshes, collapsed, computations atomic.Uint64
 	computeErrors, lockWaits, rejected, revalidated atomic.Uint64
+	nearHits                                        atomic.Uint64
 	errorsByOp                                      [len(storeOps)]atomic.Uint64
 }
 
@@ -67,6 +71,7 @@ func (c *counters) snapshot() Stats {
 		ComputeErrors: c.computeErrors.Load(),
 		LockWaits:     c.lockWaits.Load(),
 		Rejected:      c.rejected.Load(),
+		NearHits:      c.nearHits.Load(),
 		ErrorsByOp:    make(map[string]uint64, len(storeOps)),
 	}
 	for i, op := range storeOps {

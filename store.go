@@ -106,6 +106,36 @@ type Sharder interface {
 	Shard(key string) string
 }
 
+// Watcher is a store that tells a near cache (see [WithNearCache]) which of
+// its keys change, whoever changes them: a Cache on another instance,
+// another client of the store, an expiry or an eviction. A Cache with a near
+// cache watches its store when the store implements Watcher; the redisstore
+// package implements it with Redis's client-side caching protocol.
+type Watcher interface {
+	// Watch reports to sink the changes of the keys that start with
+	// prefix, from the store's servers (its shards, as [Sharder] names
+	// them; "" for a store of one server), until stop is called. It
+	// returns at once and connects in the background: sink learns that a
+	// shard is watched from its Watching call.
+	Watch(prefix string, sink WatchSink) (stop func())
+}
+
+// WatchSink receives what a [Watcher] sees. Its methods may be called from
+// several goroutines, but the calls about one shard come in order, and
+// they must not block.
+type WatchSink interface {
+	// Watching says that, from now on, every change of a key on shard
+	// will be reported.
+	Watching(shard string)
+	// Changed reports keys of shard that changed: written, deleted,
+	// expired or evicted.
+	Changed(shard string, keys []string)
+	// Lost says that changes of shard's keys may go unreported from now
+	// until the next Watching (the connection is down, or the store
+	// dropped every key at once), or that the store cannot watch shard.
+	Lost(shard string, err error)
+}
+
 // EvictionCounter is implemented by stores that drop entries to stay within a
 // bound; [Cache.Stats] reports the count.
 type EvictionCounter interface {

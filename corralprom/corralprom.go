@@ -13,7 +13,7 @@
 //	corral_refreshes_total, corral_coalesced_total, corral_computations_total,
 //	corral_compute_errors_total, corral_lock_waits_total,
 //	corral_decode_errors_total, corral_evictions_total,
-//	corral_store_rejected_total                       counters
+//	corral_store_rejected_total, corral_near_hits_total counters
 //	corral_store_errors_total{op}                     counter
 //	corral_store_entries, corral_store_bytes          gauges (memory store)
 //	corral_breaker_state{state}                       gauge, 1 for the current state
@@ -89,6 +89,7 @@ func New(c *corral.Cache, name string) *Collector {
 	add("decode_errors_total", "Stored values that did not decode.", func(s corral.Stats) uint64 { return s.DecodeErrors })
 	add("evictions_total", "Entries the store evicted to stay within its bounds.", func(s corral.Stats) uint64 { return s.Evictions })
 	add("store_rejected_total", "Store calls not made because the circuit breaker was open.", func(s corral.Stats) uint64 { return s.Rejected })
+	add("near_hits_total", "Reads the near cache answered, with no store call.", func(s corral.Stats) uint64 { return s.NearHits })
 	c.SetObserver(col)
 	return col
 }

@@ -168,3 +168,29 @@ corral_http_requests_total{cache="http",decision="stored",route="GET /items/{id}
 		t.Fatal(err)
 	}
 }
+
+// Reads the near cache answers are corral_near_hits_total.
+func TestCollectorNearHits(t *testing.T) {
+	ctx := context.Background()
+	mem := corral.NewMemoryStore()
+	defer mem.Close()
+	c := corral.New(&remote{Store: mem}, corral.WithNearCache(1<<20, time.Minute))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(corralprom.New(c, "test"))
+	if err := c.Set(ctx, "k", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // a read of the store, then 2 near hits
+		if found, err := c.Get(ctx, "k", nil); !found || err != nil {
+			t.Fatal(found, err)
+		}
+	}
+	want := `
+# HELP corral_near_hits_total Reads the near cache answered, with no store call.
+# TYPE corral_near_hits_total counter
+corral_near_hits_total{cache="test"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "corral_near_hits_total"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,8 +4,9 @@
 // It implements every optional capability of corral.Store: GetMany (MGET,
 // grouped by hash slot on Cluster), SetMany (one pipeline), Incr (INCRBY on an
 // existing key), Touch (PEXPIRE), Clear (SCAN MATCH and UNLINK in batches on
-// every master; never FLUSHDB) and a Locker (SET NX PX with an owner token,
-// released by a compare-and-delete script). On a Cluster it is a
+// every master; never FLUSHDB), a Locker (SET NX PX with an owner token,
+// released by a compare-and-delete script) and a Watcher for near caches
+// (CLIENT TRACKING; see [Store.Watch]). On a Cluster it is a
 // corral.Sharder: a corral.Cache keeps a circuit breaker per master, and a
 // dead master disables its own keys only.
 //
@@ -73,6 +74,9 @@ type Store struct {
 	secrets []string
 	// slotsKnown: a call has answered, so a Cluster client knows its slots.
 	slotsKnown atomic.Bool
+	// watched are the prefixes of the store's watches (see Store.Watch):
+	// a Delete of their keys is announced to every instance.
+	watched watchedPrefixes
 }
 
 // Option configures a [Store].
@@ -247,9 +251,13 @@ func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 }
 
 // Delete implements [corral.Store] with UNLINK (grouped by hash slot on
-// Cluster, where one command cannot span slots).
+// Cluster, where one command cannot span slots). Keys under a watched
+// prefix are announced first (see [Store.Watch]).
 func (s *Store) Delete(ctx context.Context, keys ...string) error {
-	return s.run(ctx, onlyKey(keys), func(ctx context.Context) error { return s.delete(ctx, keys...) })
+	return s.run(ctx, onlyKey(keys), func(ctx context.Context) error {
+		s.announce(ctx, keys)
+		return s.delete(ctx, keys...)
+	})
 }
 
 // GetMany implements [corral.BatchGetter] with MGET: one command on a single
