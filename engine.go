@@ -93,6 +93,8 @@ type job[T any] struct {
 	// draw is the read's random factor for refresh-ahead; 0: a draw of
 	// its own (see xfetchDraw).
 	draw float64
+	// background: a refresh, which no caller waits for.
+	background bool
 }
 
 // computed is what a computation hands its callers.
@@ -445,12 +447,14 @@ func (j *job[T]) staleFor(ctx context.Context, l *lookedUp[T]) (result[T], bool)
 // caller's read of the store just failed, it does not read or write the
 // store again: one store timeout per request at most. link, when not nil,
 // is the computation's chain link: fn's context carries it.
-func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool, link *chain) (computed[T], error) {
+func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), storeDown bool, link *chain) (got computed[T], err error) {
 	cctx := context.WithoutCancel(ctx)
 	if link != nil {
 		cctx = link.in(cctx)
 		defer link.end()
 	}
+	cctx, end := j.c.startComputation(cctx, Computation{Key: j.key, Refresh: j.background})
+	defer func() { end(computationEnd(got.fromStore, got.stored, got.verdict.reason, err)) }()
 	p := j.c.writes.begin(j.sk)
 	defer j.c.writes.end(j.sk, p)
 
@@ -488,7 +492,7 @@ type ran[T any] struct {
 // at writtenAt.
 func (j *job[T]) refreshing(writtenAt time.Time) *job[T] {
 	r := *j
-	r.newerThan = writtenAt
+	r.newerThan, r.background = writtenAt, true
 	return &r
 }
 

@@ -151,6 +151,7 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 	}
 	cfg := newMemoConfig(opts)
 	mustTakeTTLOf[V](&cfg)
+	c = c.forFunction(name) // its counters: Cache.FunctionStats
 	prefix := escapeName(name) + ":"
 	return func(ctx context.Context, k K) (V, error) {
 		var zero V

@@ -63,7 +63,7 @@ func MemoizeMany[K comparable, V any](c *Cache, name string, ttl time.Duration,
 	}
 	cfg := newMemoConfig(opts)
 	mustTakeTTLOf[V](&cfg)
-	m := &manyLoader[K, V]{c: c, name: name, ttl: ttl, cfg: &cfg, prefix: escapeName(name) + ":",
+	m := &manyLoader[K, V]{c: c.forFunction(name), name: name, ttl: ttl, cfg: &cfg, prefix: escapeName(name) + ":",
 		encode: encode, fn: fn, share: immutable[V]()}
 	return m.load
 }

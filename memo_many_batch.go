@@ -3,6 +3,7 @@ package corral
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -25,6 +26,7 @@ func (m *manyLoader[K, V]) start(ctx context.Context, items []*item[K, V], backg
 		return nil, nil
 	}
 	b := m.newBatch(ctx, nil)
+	b.background = background
 	flights, leads := make([]*flight, len(items)), make([]bool, len(items))
 	for i, it := range items {
 		if background {
@@ -46,11 +48,12 @@ func (m *manyLoader[K, V]) start(ctx context.Context, items []*item[K, V], backg
 
 // batch is one computation of several ids.
 type batch[K comparable, V any] struct {
-	m         *manyLoader[K, V]
-	ctx       context.Context // the leading caller's: its values, not its cancellation
-	items     []*item[K, V]   // complete before run starts
-	storeDown bool            // the caller's read failed: no more store calls
-	done      chan struct{}   // closed when every item has its outcome
+	m          *manyLoader[K, V]
+	ctx        context.Context // the leading caller's: its values, not its cancellation
+	items      []*item[K, V]   // complete before run starts
+	storeDown  bool            // the caller's read failed: no more store calls
+	background bool            // a refresh, which no caller waits for
+	done       chan struct{}   // closed when every item has its outcome
 
 	// Written before done is closed:
 	panicked bool
@@ -98,6 +101,9 @@ func (b *batch[K, V]) run() {
 func (b *batch[K, V]) compute() {
 	c := b.m.c
 	defer c.logPanic()
+	var end func(ComputationEnd)
+	b.ctx, end = c.startComputation(b.ctx, Computation{Key: b.items[0].j.key, IDs: len(b.items), Refresh: b.background})
+	defer func() { end(b.end()) }()
 	b.storeDown = slices.ContainsFunc(b.items, func(it *item[K, V]) bool { return it.l.storeDown })
 	for _, it := range b.items {
 		it.p = c.writes.begin(it.j.sk)
@@ -117,6 +123,22 @@ func (b *batch[K, V]) compute() {
 	start := time.Now()
 	vals, err := b.m.fn(ctx, ids)
 	b.persist(context.WithoutCancel(ctx), todo, vals, err, time.Since(start))
+}
+
+// end says how the batch ended, once every item has its outcome: failed,
+// found stored, stored (any id), or not stored.
+func (b *batch[K, V]) end() ComputationEnd {
+	fromStore, stored, reason := true, false, ""
+	for _, it := range b.items {
+		var f *fnFailed
+		if errors.As(it.err, &f) {
+			return computationEnd(false, false, "", f.err)
+		}
+		fromStore = fromStore && it.got.fromStore
+		stored = stored || it.got.stored
+		reason = cmp.Or(reason, it.got.verdict.reason)
+	}
+	return computationEnd(fromStore, stored, reason, nil)
 }
 
 // reread looks again, in one batched read, before computing: another call
