@@ -114,6 +114,7 @@ func (m *manyLoader[K, V]) load(ctx context.Context, ids []K) (map[K]V, error) {
 // items makes the items of ids, once per distinct id.
 func (m *manyLoader[K, V]) items(ids []K) ([]*item[K, V], error) {
 	items := make([]*item[K, V], 0, len(ids))
+	backing := make([]item[K, V], len(ids)) // one allocation for all
 	seen := make(map[K]struct{}, len(ids))
 	for _, k := range ids {
 		if _, dup := seen[k]; dup {
@@ -128,8 +129,9 @@ func (m *manyLoader[K, V]) items(ids []K) ([]*item[K, V], error) {
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, &item[K, V]{k: k, j: job[V]{
-			c: m.c, sk: sk, key: key, ttl: m.ttl, codec: m.c.codec, share: m.share, cfg: m.cfg}})
+		it := &backing[len(items)]
+		it.k, it.j = k, job[V]{c: m.c, sk: sk, key: key, ttl: m.ttl, codec: m.c.codec, share: m.share, cfg: m.cfg}
+		items = append(items, it)
 	}
 	return items, nil
 }
