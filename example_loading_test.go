@@ -122,3 +122,21 @@ func ExampleCache_DecrVersion() {
 	fmt.Println(v, found, got)
 	// Output: 1 true v2 config
 }
+
+// FunctionStats says what each memoized function did, apart from the
+// cache's totals.
+func ExampleCache_FunctionStats() {
+	ctx := context.Background()
+	c := corral.New(corral.NewMemoryStore())
+	user := corral.Memoize(c, "user", time.Minute, func(ctx context.Context, id int) (string, error) { return "ada", nil })
+	for range 3 {
+		_, _ = user(ctx, 1)
+	}
+	_, _ = corral.GetOrSet(ctx, c, "other", time.Minute, func(context.Context) (int, error) { return 1, nil })
+	s := c.FunctionStats()["user"]
+	fmt.Println("user:", s.Hits, "hits,", s.Misses, "miss,", s.Computations, "computation")
+	fmt.Println("cache:", c.Stats().Misses, "misses")
+	// Output:
+	// user: 2 hits, 1 miss, 1 computation
+	// cache: 2 misses
+}

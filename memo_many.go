@@ -39,6 +39,8 @@ import (
 // [ComputeTimeout] and [CacheNotFound] apply per call of fn as they apply to
 // Memoize. [DistributedLock] and [JoinTimeout] do not apply: a batch is
 // computed once per process, and its callers wait for it until
+// ComputeTimeout. Recursion is not detected in batches: a fn that asks,
+// through the cache, for an id it is computing waits for itself until
 // ComputeTimeout.
 //
 // fn runs with a context detached from the caller's cancellation, bounded
