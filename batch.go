@@ -117,21 +117,27 @@ func (c *Cache) SetMany(ctx context.Context, items any, ttl time.Duration) error
 		sks = append(sks, sk)
 	}
 	err = c.callKeys(ctx, opSetMany, sks, func(ctx context.Context) error {
-		switch bs, ok := c.store.(BatchSetter); {
-		case !keep:
+		if !keep {
 			return c.store.Delete(ctx, sks...)
-		case ok:
-			return bs.SetMany(ctx, enc, ttl)
 		}
-		for sk, data := range enc {
-			if err := c.store.Set(ctx, sk, data, ttl); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.writeMany(ctx, enc, ttl)
 	})
 	if err != nil {
 		return c.failed(opSetMany, first, err)
+	}
+	return nil
+}
+
+// writeMany stores every item, all with one store ttl, in one round trip
+// where the store allows.
+func (c *Cache) writeMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
+	if bs, ok := c.store.(BatchSetter); ok {
+		return bs.SetMany(ctx, items, ttl)
+	}
+	for sk, data := range items {
+		if err := c.store.Set(ctx, sk, data, ttl); err != nil {
+			return err
+		}
 	}
 	return nil
 }

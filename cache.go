@@ -41,7 +41,9 @@ const NoExpiration time.Duration = -1
 // shared that way only by a Cache and its views.
 type Cache struct {
 	*core
-	ns namespace
+	ns    namespace
+	stats *counters // the view's counters (its prefix's), or a memoized function's
+	fn    string    // the memoized function's name, when it is one
 }
 
 // core is what a cache and its views share.
@@ -66,7 +68,8 @@ type core struct {
 	// without EVAL); locks are taken with a short lease instead.
 	locksStick atomic.Bool
 
-	stats     counters
+	total     counters // the counts of every view: Stats
+	scopes    scopes   // the counts by view and by function
 	obs       observers
 	routes    routeRegistry // HTTP counters by route
 	*registry               // computations in flight and the writes that overtake them: shared by every Cache over the store
@@ -103,6 +106,7 @@ func New(store Store, opts ...Option) *Cache {
 		o(c)
 	}
 	c.ns.front = c.ns.make()
+	c.stats = c.scopes.view(&c.total, c.ns.prefix)
 	c.registry = registryFor(store, c.core)
 	_, c.local = store.(inProcess)
 	if ms, ok := store.(*MemoryStore); ok {
@@ -144,7 +148,7 @@ func (c *Cache) WithBuild(build string) *Cache {
 
 func (c *Cache) view(ns namespace) *Cache {
 	ns.front = ns.make()
-	return &Cache{core: c.core, ns: ns}
+	return &Cache{core: c.core, ns: ns, stats: c.scopes.view(&c.total, ns.prefix)}
 }
 
 // Get decodes the value stored under key into dst, a pointer, as
@@ -403,7 +407,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 // Stats returns the cache's counters, shared with its views, and the state of
 // its store.
 func (c *Cache) Stats() Stats {
-	s := c.stats.snapshot()
+	s := snapshot(&c.total)
 	if ec, ok := c.store.(EvictionCounter); ok {
 		s.Evictions = ec.Evictions()
 	}

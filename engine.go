@@ -51,6 +51,7 @@ type verdict struct {
 	// the envelope keeps: see envelope.Entry.
 	mustRevalidate bool
 	swr, sie       time.Duration
+	took           time.Duration // how long the computation took, which the envelope keeps (refresh-ahead)
 }
 
 // job is one read-through call.
@@ -86,6 +87,14 @@ type job[T any] struct {
 	// storeDown: the caller's own read of the store just failed: the job
 	// neither reads nor writes it again (one store timeout per request).
 	storeDown bool
+	// newerThan, for a refresh: the re-read takes only a value written
+	// after the one being refreshed, which may still be fresh.
+	newerThan time.Time
+	// draw is the read's random factor for refresh-ahead; 0: a draw of
+	// its own (see xfetchDraw).
+	draw float64
+	// background: a refresh, which no caller waits for.
+	background bool
 }
 
 // computed is what a computation hands its callers.
@@ -112,6 +121,9 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 	}
 	l.basis.mark = m
 	if l.done {
+		if l.refresh {
+			j.startRefresh(ctx, l.res.val, l.res.writtenAt)
+		}
 		return l.res, l.err
 	}
 	j.c.stats.misses.Add(1)
@@ -141,6 +153,7 @@ type lookedUp[T any] struct {
 	err      error
 	stale    *envelope.Entry // an expired entry whose value is in staleVal
 	staleVal T
+	refresh  bool // done, and the value served is to be refreshed in the background
 	basis
 }
 
@@ -153,9 +166,10 @@ type basis struct {
 
 // lookup reads the key: a fresh value (or cached "not found") answers; an
 // expired one is served at once under stale-while-revalidate, else kept
-// for stale-if-error.
+// for stale-if-error. A value served that is to be refreshed (stale, or
+// fresh and due under refresh-ahead) says so.
 func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
-	if j.share && !j.mustValidate {
+	if j.share && !j.mustValidate && j.cfg.beta == 0 { // refresh-ahead reads the entry's times
 		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec, time.Now()); ok && j.accepts(v) {
 			j.c.stats.hits.Add(1)
 			return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: writtenAt}}
@@ -172,7 +186,11 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 		}
 		return lookedUp[T]{}
 	}
-	now := time.Now()
+	return j.found(data, time.Now())
+}
+
+// found says what the bytes read under the key are for this caller at now.
+func (j *job[T]) found(data []byte, now time.Time) lookedUp[T] {
 	e, state := envelope.Classify(data, now)
 	switch state {
 	case envelope.Foreign:
@@ -181,20 +199,35 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 		if j.mustValidate {
 			return j.kept(e)
 		}
-		return j.fresh(e)
+		l := j.fresh(e)
+		l.refresh = l.done && l.err == nil && j.refreshDue(now, e)
+		return l
 	case envelope.Negative:
 		if j.cfg.notFound == nil {
 			return lookedUp[T]{} // cached by a call site with CacheNotFound: not ours to read
 		}
 		j.c.stats.hits.Add(1)
-		return lookedUp[T]{done: true, res: result[T]{served: servedHit, writtenAt: e.WrittenAt}, err: j.cfg.notFound}
+		return lookedUp[T]{done: true, res: result[T]{served: servedHit, writtenAt: e.WrittenAt}, err: j.cfg.cachedError(e.Payload)}
 	case envelope.Expired:
 		if j.mustValidate {
 			return j.kept(e)
 		}
-		return j.expired(ctx, e, now)
+		return j.expired(e, now)
 	}
 	return lookedUp[T]{}
+}
+
+// refreshDue reports whether a fresh entry read at now is due for
+// refresh-ahead.
+func (j *job[T]) refreshDue(now time.Time, e envelope.Entry) bool {
+	if j.cfg.beta == 0 {
+		return false
+	}
+	draw := j.draw
+	if draw == 0 {
+		draw = xfetchDraw()
+	}
+	return j.cfg.refreshDue(now, e.FreshUntil, e.Took, draw)
 }
 
 // foreign reads what is not an envelope: a value written by Set is a hit, as
@@ -238,25 +271,26 @@ func (j *job[T]) kept(e envelope.Entry) lookedUp[T] {
 	return l
 }
 
-// expired serves an expired value under stale-while-revalidate, starting one
-// background refresh, or keeps it for stale-if-error.
-func (j *job[T]) expired(ctx context.Context, e envelope.Entry, now time.Time) lookedUp[T] {
+// expired serves an expired value under stale-while-revalidate, to be
+// refreshed in the background, or keeps it for stale-if-error.
+func (j *job[T]) expired(e envelope.Entry, now time.Time) lookedUp[T] {
 	l := j.kept(e)
 	if l.stale == nil {
 		return l
 	}
 	if e.UsableStale(now, max(j.cfg.swr, e.SWR)) {
 		j.c.stats.staleServed.Add(1)
-		j.startRefresh(ctx, l.staleVal)
-		return lookedUp[T]{done: true, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
+		return lookedUp[T]{done: true, refresh: true, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
 	}
 	return l
 }
 
-// startRefresh recomputes (or revalidates) the key's stale value in the
-// background, unless a computation of it is already running. The refresh
-// has no caller: it never writes to one.
-func (j *job[T]) startRefresh(ctx context.Context, stale T) {
+// startRefresh recomputes (or revalidates) the key's value written at
+// writtenAt, stale or due for refresh-ahead, in the background, unless a
+// computation of it is already running. The refresh has no caller: it never
+// writes to one.
+func (j *job[T]) startRefresh(ctx context.Context, stale T, writtenAt time.Time) {
+	j = j.refreshing(writtenAt)
 	run := j.run
 	switch {
 	case j.revalidate != nil:
@@ -423,17 +457,19 @@ func (j *job[T]) staleFor(ctx context.Context, l *lookedUp[T]) (result[T], bool)
 // timeout, which starts after the re-read (a wait for the distributed lock
 // has its own bound) and, under the lock, ends with its lease. It reads
 // the key again only where that can find something its caller's read did
-// not: under the lock, or when this process wrote or stored the key since
-// (a computation that ended just before this one began). When the caller's
-// read of the store just failed, it does not read or write the store
-// again: one store timeout per request at most. link, when not nil, is the
-// computation's chain link: fn's context carries it.
-func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), b basis, link *chain) (computed[T], error) {
+// not: under the lock, for a refresh, or when this process wrote or stored
+// the key since (a computation that ended just before this one began).
+// When the caller's read of the store just failed, it does not read or
+// write the store again: one store timeout per request at most. link, when
+// not nil, is the computation's chain link: fn's context carries it.
+func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (T, error), release func(), b basis, link *chain) (got computed[T], err error) {
 	cctx := context.WithoutCancel(ctx)
 	if link != nil {
 		cctx = link.in(cctx)
 		defer link.end()
 	}
+	cctx, end := j.c.startComputation(cctx, Computation{Key: j.key, Refresh: j.background})
+	defer func() { end(computationEnd(got.fromStore, got.stored, got.verdict.reason, err)) }()
 	p := j.c.writes.begin(j.sk)
 	defer j.c.writes.end(j.sk, p)
 
@@ -456,8 +492,24 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 	if release == nil {
 		release = func() {}
 	}
+	start := time.Now()
 	v, err := fn(cctx, release)
-	return j.persist(cctx, p, v, err, storeDown)
+	return j.persist(cctx, p, ran[T]{val: v, err: err, took: time.Since(start)}, storeDown)
+}
+
+// ran is how one run of a computation ended.
+type ran[T any] struct {
+	val  T
+	err  error
+	took time.Duration
+}
+
+// refreshing returns a copy of the job for a refresh of the value written
+// at writtenAt.
+func (j *job[T]) refreshing(writtenAt time.Time) *job[T] {
+	r := *j
+	r.newerThan, r.background = writtenAt, true
+	return &r
 }
 
 // reread looks again before computing, since another caller (or instance)
@@ -475,31 +527,39 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	if j.cfg.lock {
-		held = j.c.acquire(ctx, j.sk, j.key, j.cfg)
+		held = j.c.acquire(ctx, j.sk, j.key, j.cfg, j.newerThan)
 		data = held.data
 	} else if d, err := j.c.get(ctx, j.sk); err == nil {
 		data = d
 	}
+	got, ok = j.storedSince(data)
+	return got, held, ok
+}
+
+// storedSince reports whether data, read again before computing, is a value
+// stored since the caller's read that answers it: a fresh one (newer than
+// the one a refresh refreshes), or one written by Set.
+func (j *job[T]) storedSince(data []byte) (got computed[T], ok bool) {
 	e, state := envelope.Classify(data, time.Now())
 	switch state {
 	case envelope.Foreign: // a value written by Set since the caller's read: a hit, as there
 		if data == nil {
-			return got, held, false
+			return got, false
 		}
 		e.Payload = data
 	case envelope.Fresh:
-		if j.mustValidate {
-			return got, held, false
+		if j.mustValidate || !e.WrittenAt.After(j.newerThan) { // a refresh does not take what it refreshes
+			return got, false
 		}
 	default:
-		return got, held, false
+		return got, false
 	}
 	if j.codec.Unmarshal(e.Payload, &got.val) != nil || !j.accepts(got.val) {
-		return got, held, false
+		return got, false
 	}
 	got.fromStore, got.writtenAt, got.payload, got.codec = true, e.WrittenAt, e.Payload, j.codec
 	got.verdict.store = true
-	return got, held, true
+	return got, true
 }
 
 // persist stores a computed value (or a "not found" under CacheNotFound)
@@ -507,25 +567,18 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 // writes are not bound by the compute timeout (the store's own timeout
 // bounds them): a value that came late, from a function that did not honour
 // its context, is stored like any other.
-func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeDown bool) (computed[T], error) {
+func (j *job[T]) persist(ctx context.Context, p *pending, r ran[T], storeDown bool) (computed[T], error) {
 	ctx = context.WithoutCancel(ctx)
-	got := computed[T]{val: v}
-	if err != nil {
+	got := computed[T]{val: r.val}
+	if r.err != nil {
 		j.c.stats.computeErrors.Add(1)
-		if j.cfg.caches(err) && !storeDown {
-			ttl, _ := j.c.ttl(j.cfg.negativeTTL) // positive; 0 when forever
-			e := envelope.Entry{Negative: true, WrittenAt: time.Now()}
-			if ttl > 0 {
-				e.FreshUntil = e.WrittenAt.Add(ttl)
-			}
+		if j.cfg.caches(r.err) && !storeDown {
+			e, ttl := j.cfg.negativeEntry(j.c, r.err)
 			j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl)
 		}
-		return got, err
+		return got, r.err
 	}
-	got.verdict = verdict{ttl: j.ttl, store: true}
-	if j.rule != nil {
-		got.verdict = j.rule(v, j.ttl)
-	}
+	got.verdict = j.verdictOn(r.val)
 	if !got.verdict.store {
 		return got, nil
 	}
@@ -533,7 +586,8 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 		got.verdict.reason = "store-unavailable"
 		return got, nil
 	}
-	got.stored, got.payload = j.store(ctx, p, v, got.verdict)
+	got.verdict.took = r.took
+	got.stored, got.payload = j.store(ctx, p, r.val, got.verdict)
 	got.codec = j.codec
 	if !got.stored && got.verdict.reason == "" {
 		got.verdict.reason = "not-stored"
@@ -541,26 +595,61 @@ func (j *job[T]) persist(ctx context.Context, p *pending, v T, err error, storeD
 	return got, nil
 }
 
+// verdictOn decides whether and how long a computed value is stored: by the
+// job's rule, else for its TTLFunc's TTL or the job's.
+func (j *job[T]) verdictOn(v T) verdict {
+	if j.rule != nil {
+		return j.rule(v, j.ttl)
+	}
+	ttl, ok := ttlFor(j.cfg, v, j.ttl)
+	if !ok {
+		return verdict{store: true, expired: true} // handed to the waiters, not stored
+	}
+	return verdict{ttl: ttl, store: true}
+}
+
+// negativeEntry is the entry of a cached "not found", which keeps err's
+// message, and how long the store keeps it (0: forever).
+func (cfg *memoConfig) negativeEntry(c *Cache, err error) (envelope.Entry, time.Duration) {
+	ttl, _ := c.ttl(cfg.negativeTTL) // positive; 0 when forever
+	e := envelope.Entry{Negative: true, WrittenAt: time.Now(), Payload: errorMessage(err)}
+	if ttl > 0 {
+		e.FreshUntil = e.WrittenAt.Add(ttl)
+	}
+	return e, ttl
+}
+
 // store encodes v in an envelope and writes it for the verdict's ttl plus
 // the stale window (or the time it is kept for revalidation, when longer),
 // and reports whether it did, with the encoded value.
 func (j *job[T]) store(ctx context.Context, p *pending, v T, vd verdict) (bool, []byte) {
+	e, ttl, ok := j.entry(ctx, v, vd)
+	if !ok {
+		return false, nil
+	}
+	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl), e.Payload
+}
+
+// entry encodes v in an envelope for the verdict, and returns it with how
+// long the store keeps it (0: forever). It reports false when there is
+// nothing to store: v is already expired and not to be revalidated, or
+// does not encode.
+func (j *job[T]) entry(ctx context.Context, v T, vd verdict) (envelope.Entry, time.Duration, bool) {
 	ttl, keep := j.c.ttl(vd.ttl)
 	if vd.expired {
 		ttl, keep = 0, vd.keep > 0
 	}
 	if !keep {
-		return false, nil // already expired, and not to be revalidated: nothing to store
+		return envelope.Entry{}, 0, false
 	}
 	payload, err := j.codec.Marshal(v)
 	if err != nil {
 		j.c.log.LogAttrs(ctx, slog.LevelWarn, "corral: computed value does not encode; not cached",
 			slog.String("key", j.key), slog.Any("error", err))
-		return false, nil
+		return envelope.Entry{}, 0, false
 	}
-	e := envelope.Entry{WrittenAt: time.Now(), Payload: payload, MustRevalidate: vd.mustRevalidate, SWR: vd.swr, SIE: vd.sie}
-	storeTTL := j.expiries(&e, ttl, vd)
-	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, storeTTL), payload
+	e := envelope.Entry{WrittenAt: time.Now(), Payload: payload, MustRevalidate: vd.mustRevalidate, SWR: vd.swr, SIE: vd.sie, Took: vd.took}
+	return e, j.expiries(&e, ttl, vd), true
 }
 
 // expiries sets when e stops being fresh and stops being served stale, and

@@ -99,3 +99,38 @@ func failure(op, key string, kind, cause error) error {
 	}
 	return &keyError{op: op, key: key, kind: kind, cause: cause}
 }
+
+// cachedError is a "not found" that [CacheNotFound] cached, as later
+// callers get it from the store: with the message of the error the
+// computation returned, and matching the target of CacheNotFound
+// (errors.Is). Errors that the original wrapped besides the target are not
+// kept.
+type cachedError struct {
+	msg    string
+	target error
+}
+
+func (e *cachedError) Error() string { return e.msg }
+func (e *cachedError) Unwrap() error { return e.target }
+
+// maxErrorMessage bounds the message kept with a cached "not found".
+const maxErrorMessage = 1024
+
+// errorMessage is the message of err as a negative entry keeps it: at most
+// maxErrorMessage bytes, valid UTF-8.
+func errorMessage(err error) []byte {
+	msg := err.Error()
+	if len(msg) > maxErrorMessage {
+		msg = strings.ToValidUTF8(msg[:maxErrorMessage], "")
+	}
+	return []byte(msg)
+}
+
+// cachedError is the error a cached "not found" answers with: the target of
+// CacheNotFound, with the message that was stored with it, if any.
+func (cfg *memoConfig) cachedError(msg []byte) error {
+	if len(msg) == 0 {
+		return cfg.notFound
+	}
+	return &cachedError{msg: string(msg), target: cfg.notFound}
+}

@@ -41,7 +41,7 @@ func storeAnswered(err error) bool {
 
 // call runs one store operation op (one or more calls) on the store key sk
 // through the guard of sk's shard; the in-process store is called as it is.
-func (c *Cache) call(ctx context.Context, op StoreOp, sk string, fn func(ctx context.Context) error) error {
+func (c *Cache) call(ctx context.Context, op StoreOp, sk string, fn func(ctx context.Context) error) (err error) {
 	if c.guard == nil {
 		return fn(ctx)
 	}
@@ -49,12 +49,14 @@ func (c *Cache) call(ctx context.Context, op StoreOp, sk string, fn func(ctx con
 		c.near.drop([]string{sk})       // reads in flight keep nothing
 		defer c.near.drop([]string{sk}) // nor do reads answered before the write landed
 	}
+	ctx, end := c.startStoreCall(ctx, op)
+	defer func() { end(err) }()
 	return c.guard.Do(ctx, string(op), c.shardOf(sk), fn)
 }
 
 // callKeys runs one store operation on several store keys (nil: on keys
 // of every shard, as Clear does) through the guard of their shards.
-func (c *Cache) callKeys(ctx context.Context, op StoreOp, sks []string, fn func(ctx context.Context) error) error {
+func (c *Cache) callKeys(ctx context.Context, op StoreOp, sks []string, fn func(ctx context.Context) error) (err error) {
 	if c.guard == nil {
 		return fn(ctx)
 	}
@@ -62,6 +64,8 @@ func (c *Cache) callKeys(ctx context.Context, op StoreOp, sks []string, fn func(
 		c.near.drop(sks) // nil (Clear): every copy
 		defer c.near.drop(sks)
 	}
+	ctx, end := c.startStoreCall(ctx, op)
+	defer func() { end(err) }()
 	if c.sharder == nil {
 		return c.guard.Do(ctx, string(op), "", fn)
 	}

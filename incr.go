@@ -83,7 +83,9 @@ func errOverflow(n, delta int64) error {
 // version, as Django's incr_version. Read it back through
 // c.WithVersion(newVersion). A missing key is an error wrapping [ErrNotFound].
 // A delta of 0 moves nothing: it returns this cache's version when key holds
-// a value, and leaves the value where it is.
+// a value, and leaves the value where it is. A negative delta moves the
+// value to an earlier version: IncrVersion(ctx, key, -1) is
+// [Cache.DecrVersion](ctx, key, 1).
 func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, error) {
 	sk, err := c.key(key)
 	if err != nil {
@@ -113,4 +115,15 @@ func (c *Cache) IncrVersion(ctx context.Context, key string, delta int) (int, er
 		return 0, c.failed(opIncrVersion, key, err)
 	}
 	return next.ns.version, nil
+}
+
+// DecrVersion moves the value of key from this cache's version to version -
+// delta, as Django's decr_version: it is IncrVersion(ctx, key, -delta), and
+// returns the new version. A delta of math.MinInt, whose negation is no
+// int, is an error, and nothing moves.
+func (c *Cache) DecrVersion(ctx context.Context, key string, delta int) (int, error) {
+	if delta == math.MinInt {
+		return 0, fmt.Errorf("corral: decr_version %q: cannot subtract %d from a version", key, delta)
+	}
+	return c.IncrVersion(ctx, key, -delta)
 }

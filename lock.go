@@ -36,8 +36,10 @@ type heldLock struct {
 // or when the wait ends without a value, the caller computes. The wait is
 // bounded by cfg.lockWait alone, not by the compute timeout: ctx should have
 // no deadline before that. The lease is the compute timeout, from the try
-// that took the lock: the computation's context ends with it.
-func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) heldLock {
+// that took the lock: the computation's context ends with it. Only a value
+// written after newerThan counts (a refresh waits for a newer value than
+// the one it refreshes).
+func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig, newerThan time.Time) heldLock {
 	lockKey := c.ns.front + lockSuffix + sk[len(c.ns.front):]
 	token := rand.Text()
 	lease, storeLease := cfg.computeTimeout, cfg.computeTimeout
@@ -63,7 +65,7 @@ func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) he
 				return noop
 			case <-time.After(backoff):
 			}
-			if data, ok := c.freshEntry(ctx, sk); ok {
+			if data, ok := c.freshEntry(ctx, sk, newerThan); ok {
 				return heldLock{data: data, release: func() {}}
 			}
 			tried = time.Now()
@@ -76,7 +78,7 @@ func (c *Cache) acquire(ctx context.Context, sk, key string, cfg *memoConfig) he
 	}
 	l := heldLock{release: func() { c.unlock(context.WithoutCancel(ctx), lockKey, key, token) }, until: tried.Add(lease)}
 	// The owner before us may have stored the value between our read and the lock.
-	if data, ok := c.freshEntry(ctx, sk); ok {
+	if data, ok := c.freshEntry(ctx, sk, newerThan); ok {
 		l.data = data
 	}
 	return l
@@ -132,13 +134,14 @@ func (c *Cache) stuckLock(ctx context.Context, lockKey string, err error) {
 	}
 }
 
-// freshEntry returns the envelope stored under sk if it is fresh.
-func (c *Cache) freshEntry(ctx context.Context, sk string) ([]byte, bool) {
+// freshEntry returns the envelope stored under sk if it is fresh and was
+// written after newerThan.
+func (c *Cache) freshEntry(ctx context.Context, sk string, newerThan time.Time) ([]byte, bool) {
 	data, err := c.get(ctx, sk)
 	if err != nil {
 		return nil, false
 	}
-	if _, state := envelope.Classify(data, time.Now()); state == envelope.Fresh {
+	if e, state := envelope.Classify(data, time.Now()); state == envelope.Fresh && e.WrittenAt.After(newerThan) {
 		return data, true
 	}
 	return nil, false

@@ -59,6 +59,7 @@ func GetOrSet[T any](ctx context.Context, c *Cache, key string, ttl time.Duratio
 		return zero, err
 	}
 	cfg := newMemoConfig(opts)
+	mustTakeTTLOf[T](&cfg)
 	return getOrSet(ctx, c, sk, key, ttl, fn, &cfg)
 }
 
@@ -70,7 +71,7 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 		return zero, err
 	}
 	share := immutable[T]()
-	if share { // the hit path, before anything is made for a computation
+	if share && cfg.beta == 0 { // the hit path, before anything is made for a computation (refresh-ahead reads the entry's times)
 		if v, _, ok := sharedHit[T](c, sk, c.codec, time.Now()); ok {
 			c.stats.hits.Add(1)
 			return v, nil
@@ -151,8 +152,10 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 		panic("corral: Memoize with an empty name")
 	}
 	cfg := newMemoConfig(opts)
+	mustTakeTTLOf[V](&cfg)
+	c = c.forFunction(name) // its counters: Cache.FunctionStats
 	prefix := escapeName(name) + ":"
-	if c.mem == nil {
+	if c.mem == nil || cfg.beta != 0 { // refresh-ahead reads the entry's times on every hit
 		idx = nil
 	}
 	return func(ctx context.Context, k K) (V, error) {

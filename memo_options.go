@@ -2,6 +2,9 @@ package corral
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
 	"time"
 )
 
@@ -12,7 +15,7 @@ const DefaultComputeTimeout = 30 * time.Second
 // computation of the same response before running the handler itself.
 const DefaultJoinTimeout = 5 * time.Second
 
-// MemoOption configures [GetOrSet] and [Memoize].
+// MemoOption configures [GetOrSet], [Memoize] and [MemoizeMany].
 type MemoOption func(*memoConfig)
 
 type memoConfig struct {
@@ -24,6 +27,9 @@ type memoConfig struct {
 	jitter         float64
 	computeTimeout time.Duration
 	joinTimeout    time.Duration // 0: until the computation ends
+	beta           float64       // refresh-ahead's weight (XFetch); 0: off
+	ttlOf          func(any) time.Duration
+	ttlType        reflect.Type // the value type ttlOf takes
 }
 
 func newMemoConfig(opts []MemoOption) memoConfig {
@@ -129,4 +135,86 @@ func JoinTimeout(d time.Duration) MemoOption {
 		panic(fmt.Sprintf("corral: JoinTimeout(%v): want a positive duration", d))
 	}
 	return func(c *memoConfig) { c.joinTimeout = d }
+}
+
+// RefreshAhead refreshes a value in the background before it expires, so
+// that a key read steadily never makes a caller wait for its computation
+// after the first. Each read of a fresh value starts a refresh with the
+// probability of XFetch (Vattani, Chierichetti and Lowenstein, "Optimal
+// Probabilistic Cache Stampede Prevention", VLDB 2015): a read at time t of
+// a value that expires at e, and whose computation took d, refreshes when
+// t - d*beta*ln(rand()) >= e. So the refresh comes earlier for values that
+// take long to compute, and earlier still for a larger beta; 1 is the
+// paper's choice. The computation's time is stored with the value.
+//
+// The read is served the value it found, at once; one refresh runs per key
+// at a time in this process, and with [DistributedLock], once across the
+// instances that share the store (the others wait for its value, and are
+// still served the old one meanwhile). A value stored without its
+// computation's time (by [Cache.Set]) is not refreshed ahead. In the HTTP
+// middleware, a refresh revalidates the stored response when it has a
+// validator. It panics on beta <= 0 or a beta that is not finite.
+// Default: off (a value is recomputed once it has expired).
+func RefreshAhead(beta float64) MemoOption {
+	if !(beta > 0) || math.IsInf(beta, 0) {
+		panic(fmt.Sprintf("corral: RefreshAhead(%v): want a positive, finite beta", beta))
+	}
+	return func(c *memoConfig) { c.beta = beta }
+}
+
+// refreshDue reports whether a read at now of a fresh value that expires at
+// expiry, and whose computation took took, should refresh it (XFetch).
+// draw is the read's -ln(rand()) (see [xfetchDraw]).
+func (cfg *memoConfig) refreshDue(now, expiry time.Time, took time.Duration, draw float64) bool {
+	if cfg.beta <= 0 || took <= 0 || expiry.IsZero() {
+		return false
+	}
+	return float64(expiry.Sub(now)) <= float64(took)*cfg.beta*draw
+}
+
+// xfetchDraw is XFetch's random factor, -ln(rand()), exponentially
+// distributed with mean 1. A MemoizeMany call draws once for all its ids,
+// so that ids computed together are refreshed together.
+func xfetchDraw() float64 { return -math.Log(1 - rand.Float64()) } // 1-rand: never log(0)
+
+// TTLFunc sets the TTL of each computed value from the value itself (a
+// token that says when it expires, a record whose age tells how often it
+// changes), in place of the ttl of the call: f's 0 means the call's ttl,
+// [NoExpiration] (or a TTL past a century) forever, and any other negative
+// TTL "do not store": the value is returned, and handed to the callers
+// waiting for it, but not stored. With [MemoizeMany], f is asked for each
+// id's value. V must be the type of the values: GetOrSet, Memoize and
+// MemoizeMany panic on another. The HTTP middleware ignores it (the
+// response's own freshness decides there). Default: the call's ttl.
+func TTLFunc[V any](f func(V) time.Duration) MemoOption {
+	if f == nil {
+		panic("corral: TTLFunc(nil)")
+	}
+	return func(c *memoConfig) {
+		c.ttlType = reflect.TypeFor[V]()
+		c.ttlOf = func(v any) time.Duration { return f(v.(V)) }
+	}
+}
+
+// mustTakeTTLOf panics when the TTLFunc of cfg takes no values of type V.
+func mustTakeTTLOf[V any](cfg *memoConfig) {
+	if cfg.ttlType != nil && cfg.ttlType != reflect.TypeFor[V]() {
+		panic(fmt.Sprintf("corral: TTLFunc takes a %v, but the function returns a %v", cfg.ttlType, reflect.TypeFor[V]()))
+	}
+}
+
+// ttlFor is the TTL a computed value v is stored for: its TTLFunc's, or
+// ttl. It reports false when v is not to be stored.
+func ttlFor[V any](cfg *memoConfig, v V, ttl time.Duration) (time.Duration, bool) {
+	if cfg.ttlOf == nil {
+		return ttl, true
+	}
+	switch d := cfg.ttlOf(v); {
+	case d == 0:
+		return ttl, true
+	case d < 0 && d != NoExpiration:
+		return 0, false
+	default:
+		return d, true
+	}
 }

@@ -416,8 +416,10 @@ func (m *memoryStore) put(key string, value []byte, exp time.Time) error {
 	var old *memItem
 	if v, ok := m.items.Get(key); ok {
 		old = v.(*memItem)
+		m.release(key, old) // its accounting; readers see it until Set replaces it, never a miss
+	} else {
+		m.items.Delete(key) // an expired leftover: fires release, which go-cache's Set would not
 	}
-	m.items.Delete(key) // fires release for the old entry: go-cache's Set would not
 	for m.full(size) && m.evict() {
 	}
 	e := &memItem{value: value, node: m.admit(key, size, old)}

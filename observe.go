@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -51,8 +52,9 @@ type Observer interface {
 	ObserveStoreCall(op StoreOp, took time.Duration, err error)
 }
 
-// SetObserver makes o see the cache's store calls, replacing any earlier
-// one; nil removes it. The cache's views share it. Safe to call at any time.
+// SetObserver makes o see the cache's store calls, replacing the one an
+// earlier SetObserver set (not those of [Cache.AddObserver]); nil removes
+// it. The cache's views share it. Safe to call at any time.
 func (c *Cache) SetObserver(o Observer) {
 	if o == nil {
 		c.obs.observer.Store(nil)
@@ -61,15 +63,45 @@ func (c *Cache) SetObserver(o Observer) {
 	c.obs.observer.Store(&o)
 }
 
-// observers is what a cache and its views share for observing the store.
-type observers struct {
-	observer atomic.Pointer[Observer]
+// AddObserver makes o see the cache's store calls too, besides the
+// observer of [Cache.SetObserver] and those added before, for good: adapters
+// such as corralprom add themselves, and leave the application's own
+// observer in place. The cache's views share it. Safe to call at any time.
+func (c *Cache) AddObserver(o Observer) {
+	if o == nil {
+		panic("corral: AddObserver(nil)")
+	}
+	c.obs.mu.Lock()
+	defer c.obs.mu.Unlock()
+	added := append(c.obs.loadAdded(), o) // a new slice: readers keep theirs
+	c.obs.added.Store(&added)
 }
 
-// observe reports a finished store call to the observer.
+// observers is what a cache and its views share for observing the store
+// and tracing.
+type observers struct {
+	observer atomic.Pointer[Observer]
+	mu       sync.Mutex                 // serializes AddObserver
+	added    atomic.Pointer[[]Observer] // replaced whole, never changed
+	tracer   atomic.Pointer[Tracer]
+}
+
+func (o *observers) loadAdded() []Observer {
+	if a := o.added.Load(); a != nil {
+		return slices.Clip(*a)
+	}
+	return nil
+}
+
+// observe reports a finished store call to the observers.
 func (c *Cache) observe(op string, took time.Duration, err error) {
 	if o := c.obs.observer.Load(); o != nil {
 		(*o).ObserveStoreCall(StoreOp(op), took, err)
+	}
+	if a := c.obs.added.Load(); a != nil {
+		for _, o := range *a {
+			o.ObserveStoreCall(StoreOp(op), took, err)
+		}
 	}
 }
 

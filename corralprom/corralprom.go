@@ -7,7 +7,9 @@
 //
 // Every series has a cache label (the name given to New). HTTP series are
 // labelled by route template, never by URL or key, so that their number is
-// bounded by the application's routes. The names are stable:
+// bounded by the application's routes; the series of memoized functions by
+// their name, and those of views by their prefix, at most 256 of each (see
+// corral.OtherScope). The names are stable:
 //
 //	corral_hits_total, corral_misses_total, corral_stale_served_total,
 //	corral_refreshes_total, corral_coalesced_total, corral_computations_total,
@@ -19,6 +21,11 @@
 //	corral_breaker_state{state}                       gauge, 1 for the current state
 //	corral_http_requests_total{route,decision}        counter
 //	corral_store_call_duration_seconds{op}            histogram
+//	corral_function_hits_total{function}, corral_function_misses_total,
+//	corral_function_stale_served_total, corral_function_refreshes_total,
+//	corral_function_coalesced_total, corral_function_computations_total,
+//	corral_function_compute_errors_total               counters, by Memoize name
+//	corral_view_hits_total{view}, ... (the same seven)  counters, by view prefix
 package corralprom
 
 import (
@@ -35,6 +42,7 @@ type Collector struct {
 	latency *prometheus.HistogramVec
 
 	counters []counter
+	scoped   []scopedCounter // by function and by view
 	storeErr *prometheus.Desc
 	entries  *prometheus.Desc
 	bytes    *prometheus.Desc
@@ -47,14 +55,20 @@ type counter struct {
 	value func(corral.Stats) uint64
 }
 
+// scopedCounter is a counter of each function, or of each view.
+type scopedCounter struct {
+	counter
+	byFunction bool // else by view
+}
+
 var (
 	_ prometheus.Collector = (*Collector)(nil)
 	_ corral.Observer      = (*Collector)(nil)
 )
 
-// New returns a Collector for c, labelled cache=name, and makes it c's store
-// Observer (see corral.Cache.SetObserver). Register it with a
-// prometheus.Registerer.
+// New returns a Collector for c, labelled cache=name, and adds it to c's
+// store observers (see corral.Cache.AddObserver: an Observer the
+// application set stays). Register it with a prometheus.Registerer.
 func New(c *corral.Cache, name string) *Collector {
 	labels := prometheus.Labels{"cache": name}
 	desc := func(metric, help string, variable ...string) *prometheus.Desc {
@@ -77,20 +91,26 @@ func New(c *corral.Cache, name string) *Collector {
 	add := func(metric, help string, value func(corral.Stats) uint64) {
 		col.counters = append(col.counters, counter{desc(metric, help), value})
 	}
-	add("hits_total", "Reads that found a fresh value.", func(s corral.Stats) uint64 { return s.Hits })
-	add("misses_total", "Reads that found nothing usable.", func(s corral.Stats) uint64 { return s.Misses })
-	add("stale_served_total", "Expired values served (stale-while-revalidate, stale-if-error).", func(s corral.Stats) uint64 { return s.StaleServed })
-	add("refreshes_total", "Background refreshes started.", func(s corral.Stats) uint64 { return s.Refreshes })
-	add("coalesced_total", "Callers that waited for another caller's computation.", func(s corral.Stats) uint64 { return s.Collapsed })
-	add("computations_total", "Computations run.", func(s corral.Stats) uint64 { return s.Computations })
-	add("compute_errors_total", "Computations that returned an error.", func(s corral.Stats) uint64 { return s.ComputeErrors })
+	addScoped := func(metric, help string, value func(corral.Stats) uint64) {
+		add(metric, help, value)
+		col.scoped = append(col.scoped,
+			scopedCounter{counter{desc("function_"+metric, help+" By memoized function.", "function"), value}, true},
+			scopedCounter{counter{desc("view_"+metric, help+" By view prefix.", "view"), value}, false})
+	}
+	addScoped("hits_total", "Reads that found a fresh value.", func(s corral.Stats) uint64 { return s.Hits })
+	addScoped("misses_total", "Reads that found nothing usable.", func(s corral.Stats) uint64 { return s.Misses })
+	addScoped("stale_served_total", "Expired values served (stale-while-revalidate, stale-if-error).", func(s corral.Stats) uint64 { return s.StaleServed })
+	addScoped("refreshes_total", "Background refreshes started.", func(s corral.Stats) uint64 { return s.Refreshes })
+	addScoped("coalesced_total", "Callers that waited for another caller's computation.", func(s corral.Stats) uint64 { return s.Collapsed })
+	addScoped("computations_total", "Computations run.", func(s corral.Stats) uint64 { return s.Computations })
+	addScoped("compute_errors_total", "Computations that returned an error.", func(s corral.Stats) uint64 { return s.ComputeErrors })
 	add("revalidated_total", "Stored HTTP responses the handler confirmed with a 304.", func(s corral.Stats) uint64 { return s.Revalidated })
 	add("lock_waits_total", "Computations that waited on another instance's lock.", func(s corral.Stats) uint64 { return s.LockWaits })
 	add("decode_errors_total", "Stored values that did not decode.", func(s corral.Stats) uint64 { return s.DecodeErrors })
 	add("evictions_total", "Entries the store evicted to stay within its bounds.", func(s corral.Stats) uint64 { return s.Evictions })
 	add("store_rejected_total", "Store calls not made because the circuit breaker was open.", func(s corral.Stats) uint64 { return s.Rejected })
 	add("near_hits_total", "Reads the near cache answered, with no store call.", func(s corral.Stats) uint64 { return s.NearHits })
-	c.SetObserver(col)
+	c.AddObserver(col)
 	return col
 }
 
@@ -102,6 +122,9 @@ func (col *Collector) ObserveStoreCall(op corral.StoreOp, took time.Duration, er
 // Describe implements prometheus.Collector.
 func (col *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range col.counters {
+		ch <- c.desc
+	}
+	for _, c := range col.scoped {
 		ch <- c.desc
 	}
 	ch <- col.storeErr
@@ -118,6 +141,7 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range col.counters {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.value(s)))
 	}
+	col.collectScoped(ch, col.cache.FunctionStats(), col.cache.ViewStats())
 	for _, op := range corral.StoreOps() {
 		ch <- prometheus.MustNewConstMetric(col.storeErr, prometheus.CounterValue, float64(s.ErrorsByOp[string(op)]), string(op))
 	}
@@ -141,4 +165,17 @@ func (col *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	col.latency.Collect(ch)
+}
+
+// collectScoped sends the counters of each function and of each view.
+func (col *Collector) collectScoped(ch chan<- prometheus.Metric, functions, views map[string]corral.Stats) {
+	for _, c := range col.scoped {
+		stats := views
+		if c.byFunction {
+			stats = functions
+		}
+		for label, s := range stats {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.value(s)), label)
+		}
+	}
 }

@@ -194,3 +194,46 @@ corral_near_hits_total{cache="test"} 2
 		t.Fatal(err)
 	}
 }
+
+type countingObserver struct{ n atomic.Int32 }
+
+func (o *countingObserver) ObserveStoreCall(corral.StoreOp, time.Duration, error) { o.n.Add(1) }
+
+// Functions and views have series of their own, exact after known
+// traffic; the application's own Observer stays in place.
+func TestFunctionAndViewSeries(t *testing.T) {
+	ctx := context.Background()
+	mem := corral.NewMemoryStore()
+	defer mem.Close()
+	c := corral.New(&remote{Store: mem}, corral.WithPrefix("shop"))
+	mine := &countingObserver{}
+	c.SetObserver(mine)
+	col := corralprom.New(c, "test")
+	user := corral.Memoize(c, "user", time.Minute, func(ctx context.Context, id int) (int, error) { return id, nil })
+	for _, id := range []int{1, 1, 2} {
+		_, _ = user(ctx, id)
+	}
+	_, _ = corral.GetOrSet(ctx, c.WithPrefix("admin"), "k", time.Minute, func(context.Context) (int, error) { return 1, nil })
+	want := `
+# HELP corral_function_misses_total Reads that found nothing usable. By memoized function.
+# TYPE corral_function_misses_total counter
+corral_function_misses_total{cache="test",function="user"} 2
+# HELP corral_function_hits_total Reads that found a fresh value. By memoized function.
+# TYPE corral_function_hits_total counter
+corral_function_hits_total{cache="test",function="user"} 1
+# HELP corral_view_computations_total Computations run. By view prefix.
+# TYPE corral_view_computations_total counter
+corral_view_computations_total{cache="test",view="admin"} 1
+corral_view_computations_total{cache="test",view="shop"} 2
+`
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want),
+		"corral_function_misses_total", "corral_function_hits_total", "corral_view_computations_total"); err != nil {
+		t.Fatal(err)
+	}
+	if mine.n.Load() == 0 {
+		t.Fatal("corralprom.New replaced the application's Observer")
+	}
+	if problems, err := testutil.CollectAndLint(col); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+}

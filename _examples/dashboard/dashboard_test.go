@@ -97,6 +97,10 @@ func TestMissThenHit(t *testing.T) {
 		"page_renders": 1, "aggregate_computations": 1, "page_answers_not_200": 0,
 	})
 	wantCounts(t, stats["window"].(map[string]any), map[string]float64{"requests": 2, "computations": 1, "hit_ratio": 0.5})
+	// The aggregate's own numbers: one miss and one computation, inside the
+	// page's miss; the page's hit never called it.
+	wantCounts(t, stats["functions"].(map[string]any)["stats"].(map[string]any), map[string]float64{
+		"hits": 0, "misses": 1, "computations": 1, "collapsed": 0})
 	if stats["breaker"] != "closed" {
 		t.Errorf("breaker %v, want closed (the store is not the memory store: it has a breaker)", stats["breaker"])
 	}

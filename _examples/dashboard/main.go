@@ -286,12 +286,25 @@ func (d *dashboard) serveStats(w http.ResponseWriter, r *http.Request) {
 		"page_answers_not_200":   d.pageNot200.Load(),   // the store failing is no reason for one
 		"page_renders":           d.pageRenders.Load(),  // times the report's handler ran
 		"aggregate_computations": d.computations.Load(), // times the expensive query ran
+		"functions":              functionsJSON(d.c.FunctionStats()),
 		"store_mode":             d.store.Mode(),
 		"store_errors":           s.Errors,   // store calls that failed or timed out
 		"store_calls_rejected":   s.Rejected, // calls the open breaker did not make
 		"breaker":                s.BreakerState,
 		"window":                 d.recent.snapshot(time.Now(), d.c.BreakerState()),
 	})
+}
+
+// functionsJSON is what the cache counted for each memoized function: a
+// page's miss is one miss of its route and, inside it, one of the
+// aggregate, each counted where it happened.
+func functionsJSON(fs map[string]corral.Stats) map[string]any {
+	out := make(map[string]any, len(fs))
+	for name, s := range fs {
+		out[name] = map[string]uint64{"hits": s.Hits, "misses": s.Misses, "collapsed": s.Collapsed,
+			"computations": s.Computations, "compute_errors": s.ComputeErrors, "stale_served": s.StaleServed}
+	}
+	return out
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

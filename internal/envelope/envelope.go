@@ -14,15 +14,18 @@ import (
 //
 //	[0:3]   magic "\xC0RL" (no JSON text starts with 0xC0)
 //	[3]     format version
-//	[4]     flags: 1 = a cached "not found" (negative caching), no payload;
-//	        2 = must revalidate: never served stale; 4 = windows follow
+//	[4]     flags: 1 = a cached "not found" (negative caching), whose
+//	        payload is the error's message; 2 = must revalidate: never
+//	        served stale; 4 = windows follow; 8 = the computation's time follows
 //	[5:13]  written at, Unix nanoseconds, big-endian
 //	[13:21] fresh until, Unix nanoseconds (0: forever)
 //	[21:29] stale until, Unix nanoseconds (0: forever): how long an expired
 //	        value may still be served (stale-while-revalidate, stale-if-error)
 //	[29:37] with flag 4 only: the value's own stale-while-revalidate and
 //	        stale-if-error windows, seconds, big-endian uint32 each
-//	[29:] or [37:]   the codec's bytes
+//	then, with flag 8 only: how long the computation of the value took,
+//	        microseconds, big-endian uint32 (at least 1)
+//	then    the codec's bytes (a negative entry: the error's message)
 //
 // Anything else under a key (a value written by Set, an entry of another
 // format version, garbage) is not an envelope: [Classify] calls it Foreign.
@@ -33,8 +36,10 @@ const (
 	flagNeg    = 1
 	flagMustRe = 2
 	flagWindow = 4
-	flags      = flagNeg | flagMustRe | flagWindow
+	flagTook   = 8
+	flags      = flagNeg | flagMustRe | flagWindow | flagTook
 	windowSize = 8
+	tookSize   = 4
 )
 
 // Entry is a parsed envelope. Its Payload shares the bytes it was parsed from.
@@ -49,7 +54,14 @@ type Entry struct {
 	// SWR and SIE are the value's own stale windows, which widen a
 	// caller's (HTTP stale-while-revalidate, stale-if-error); whole seconds.
 	SWR, SIE time.Duration
-	Payload  []byte
+	// Took is how long the computation of the value took (whole
+	// microseconds, at most about 71 minutes; 0: unknown), which
+	// refresh-ahead weighs (XFetch).
+	Took time.Duration
+	// Payload is the codec's bytes; for a negative entry, the message of
+	// the error that was cached (empty for entries written before it was
+	// kept).
+	Payload []byte
 }
 
 // State is what a store's bytes are, at one moment.
@@ -82,7 +94,7 @@ func Classify(data []byte, now time.Time) (Entry, State) {
 
 // Encode returns the stored form of e.
 func (e *Entry) Encode() []byte {
-	b := make([]byte, HeaderSize, HeaderSize+windowSize+len(e.Payload))
+	b := make([]byte, HeaderSize, HeaderSize+windowSize+tookSize+len(e.Payload))
 	copy(b, magic)
 	b[3] = version
 	if e.Negative {
@@ -98,6 +110,10 @@ func (e *Entry) Encode() []byte {
 		b[4] |= flagWindow
 		b = binary.BigEndian.AppendUint32(b, seconds(e.SWR))
 		b = binary.BigEndian.AppendUint32(b, seconds(e.SIE))
+	}
+	if e.Took > 0 {
+		b[4] |= flagTook
+		b = binary.BigEndian.AppendUint32(b, micros(e.Took))
 	}
 	return append(b, e.Payload...)
 }
@@ -120,7 +136,22 @@ func Parse(data []byte) (Entry, bool) {
 		StaleUntil:     fromUnixNano(int64(binary.BigEndian.Uint64(data[21:]))),
 		Payload:        data[HeaderSize:],
 	}
-	if data[4]&flagWindow != 0 {
+	var ok bool
+	if e, ok = e.parseExtras(data[4]); !ok {
+		return Entry{}, false
+	}
+	if e.WrittenAt.IsZero() ||
+		(!e.StaleUntil.IsZero() && (e.FreshUntil.IsZero() || e.StaleUntil.Before(e.FreshUntil))) {
+		return Entry{}, false // inconsistent: not one of ours
+	}
+	return e, true
+}
+
+// parseExtras reads the optional fields that the flags announce from the
+// front of e.Payload. Encode writes none that are zero: one that is, is not
+// one of ours.
+func (e Entry) parseExtras(flag byte) (Entry, bool) {
+	if flag&flagWindow != 0 {
 		if len(e.Payload) < windowSize {
 			return Entry{}, false
 		}
@@ -128,12 +159,18 @@ func Parse(data []byte) (Entry, bool) {
 		e.SIE = time.Duration(binary.BigEndian.Uint32(e.Payload[4:])) * time.Second
 		e.Payload = e.Payload[windowSize:]
 		if e.SWR == 0 && e.SIE == 0 {
-			return Entry{}, false // Encode writes no empty windows: not one of ours
+			return Entry{}, false
 		}
 	}
-	if e.WrittenAt.IsZero() || (e.Negative && len(e.Payload) > 0) ||
-		(!e.StaleUntil.IsZero() && (e.FreshUntil.IsZero() || e.StaleUntil.Before(e.FreshUntil))) {
-		return Entry{}, false // inconsistent: not one of ours
+	if flag&flagTook != 0 {
+		if len(e.Payload) < tookSize {
+			return Entry{}, false
+		}
+		e.Took = time.Duration(binary.BigEndian.Uint32(e.Payload)) * time.Microsecond
+		e.Payload = e.Payload[tookSize:]
+		if e.Took == 0 {
+			return Entry{}, false
+		}
 	}
 	return e, true
 }
@@ -156,6 +193,11 @@ func (e *Entry) UsableStale(now time.Time, window time.Duration) bool {
 // seconds is d in whole seconds, as a uint32 (capped).
 func seconds(d time.Duration) uint32 {
 	return uint32(min(max(d/time.Second, 0), 1<<32-1))
+}
+
+// micros is d in whole microseconds, as a uint32: at least 1, capped.
+func micros(d time.Duration) uint32 {
+	return uint32(min(max(d/time.Microsecond, 1), 1<<32-1))
 }
 
 func unixNano(t time.Time) int64 {

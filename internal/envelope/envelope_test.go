@@ -11,6 +11,9 @@ import (
 func FuzzEnvelope(f *testing.F) {
 	e := Entry{WrittenAt: fromUnixNano(1), FreshUntil: fromUnixNano(2), StaleUntil: fromUnixNano(3), Payload: []byte("p")}
 	f.Add(e.Encode())
+	e.Took, e.SWR = 30*time.Millisecond, time.Minute
+	f.Add(e.Encode())
+	f.Add((&Entry{Negative: true, WrittenAt: fromUnixNano(1), Payload: []byte("user 42: not found")}).Encode())
 	f.Add([]byte("\xC0RL\x02 newer format"))
 	f.Add([]byte("{\"json\":1}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -52,5 +55,29 @@ func TestEncodeKeepsStaleRules(t *testing.T) {
 	}
 	if got.UsableStale(fromUnixNano(2).Add(time.Second), time.Hour) {
 		t.Fatal("a must-revalidate entry is usable stale")
+	}
+}
+
+func TestEncodeKeepsTookAndMessage(t *testing.T) {
+	tests := []Entry{
+		{WrittenAt: fromUnixNano(1), FreshUntil: fromUnixNano(2), Took: 30 * time.Millisecond, Payload: []byte("p")},
+		{WrittenAt: fromUnixNano(1), FreshUntil: fromUnixNano(2), StaleUntil: fromUnixNano(3), SWR: time.Minute,
+			Took: 1500 * time.Microsecond, Payload: []byte("p")},
+		{Negative: true, WrittenAt: fromUnixNano(1), FreshUntil: fromUnixNano(2), Payload: []byte("user 42: not found")},
+	}
+	for _, e := range tests {
+		got, ok := Parse(e.Encode())
+		if !ok || got.Took != e.Took || got.SWR != e.SWR || got.Negative != e.Negative || string(got.Payload) != string(e.Payload) {
+			t.Errorf("Parse(Encode(%+v)) = %+v, %v", e, got, ok)
+		}
+	}
+	// Under a microsecond is kept as one: a zero time is never written.
+	if got, _ := Parse((&Entry{WrittenAt: fromUnixNano(1), Took: time.Nanosecond}).Encode()); got.Took != time.Microsecond {
+		t.Errorf("a 1 ns computation reads back as %v, want 1µs", got.Took)
+	}
+	zero := (&Entry{WrittenAt: fromUnixNano(1), Took: time.Microsecond}).Encode()
+	zero[HeaderSize+3] = 0 // a zero time: Encode never writes it
+	if _, ok := Parse(zero); ok {
+		t.Error("Parse accepted a zero computation time")
 	}
 }
