@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -58,9 +57,7 @@ type readStats struct {
 // master's health is logged once each way, and its keys come back when it
 // does.
 func TestClusterMasterKilled(t *testing.T) {
-	if os.Getenv("CORRAL_REDIS_CLUSTER") == "" && os.Getenv("CI") != "true" {
-		t.Skip("set CORRAL_REDIS_CLUSTER=1 to run the three-node Redis Cluster test")
-	}
+	redistest.ClusterWanted(t)
 	// Without replicas, the live masters keep serving their slots only when
 	// the Cluster does not require every slot.
 	cluster := redistest.StartCluster(t, 3, "--cluster-require-full-coverage", "no")

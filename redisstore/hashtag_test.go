@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -136,9 +135,7 @@ func TestKeysSpreadOverSlots(t *testing.T) {
 
 // On a real three-master Cluster, each source's keys spread over the masters.
 func TestKeysSpreadOverClusterNodes(t *testing.T) {
-	if os.Getenv("CORRAL_REDIS_CLUSTER") == "" && os.Getenv("CI") != "true" {
-		t.Skip("set CORRAL_REDIS_CLUSTER=1 to run the three-node Redis Cluster test")
-	}
+	redistest.ClusterWanted(t)
 	cluster := redistest.StartCluster(t, 3)
 	client := cluster.Client(t)
 	rec := &keyRecorder{Store: New(client)}

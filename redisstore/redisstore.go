@@ -1,14 +1,17 @@
 // Package redisstore is a corral.Store on Redis, through go-redis v9's
-// UniversalClient: a single node, Sentinel (failover) or Cluster.
+// UniversalClient: a single node, Sentinel (failover), Cluster or Ring. A
+// Cluster client that reads from replicas is refused (see [New]).
 //
-// It implements every optional capability of corral.Store: GetMany (MGET,
-// grouped by hash slot on Cluster), SetMany (one pipeline), Incr (INCRBY on an
-// existing key), Touch (PEXPIRE), Clear (SCAN MATCH and UNLINK in batches on
-// every master; never FLUSHDB), a Locker (SET NX PX with an owner token,
+// It implements every optional capability of corral.Store: GetMany (MGET;
+// one per shard on a Ring, one per key on a Cluster), SetMany (one
+// pipeline), Incr (INCRBY on an existing key), Touch (PEXPIRE), Clear (SCAN
+// MATCH and UNLINK on every master, under a budget of its own: see
+// [ClearTimeout]; never FLUSHDB), a Locker (SET NX PX with an owner token,
 // released by a compare-and-delete script) and a Watcher for near caches
-// (CLIENT TRACKING; see [Store.Watch]). On a Cluster it is a
-// corral.Sharder: a corral.Cache keeps a circuit breaker per master, and a
-// dead master disables its own keys only.
+// (CLIENT TRACKING; see [Store.Watch]). Calls on several keys and Clear
+// hold through a Cluster slot's migration. On a Cluster and a Ring it is a
+// corral.Sharder: a corral.Cache keeps a circuit breaker per master
+// (shard), and a dead one disables its own keys only.
 //
 // Deadlines: every call returns by its context's deadline (corral's
 // WithTimeout), whatever the client. go-redis itself honours a context's
@@ -31,10 +34,10 @@
 // an outage. A client made with MaxRetries: -1 gets the answer at once.
 //
 // A server that refuses connections fails fast: once a call to the client
-// has failed, for 10 s after, a call whose server (a single node, or a
-// Cluster key's master) refuses a dial ends at once with the dial's error,
-// where go-redis would wait for the call's deadline while it retries the
-// dial. A call that ends at its deadline while the client cannot connect
+// has failed, for 10 s after, a call whose server (a single node, a
+// Cluster key's master, a Ring key's shard) refuses a dial ends at once
+// with the dial's error, where go-redis would wait for the call's deadline
+// while it retries the dial. A call that ends at its deadline while the client cannot connect
 // returns an error that wraps both the dial's error and the context's, as in
 // "dial tcp 10.0.0.7:6379: connect: connection refused (context deadline
 // exceeded)"; go-redis alone reports only the deadline, as it dials on a
@@ -77,6 +80,9 @@ type Store struct {
 	// watched are the prefixes of the store's watches (see Store.Watch):
 	// a Delete of their keys is announced to every instance.
 	watched watchedPrefixes
+
+	clearTimeout time.Duration // the budget of a Clear, whatever its caller's
+	clears       clearJobs
 }
 
 // Option configures a [Store].
@@ -116,7 +122,12 @@ var (
 )
 
 // New returns a Store on client. It does not connect: a Redis that is down is
-// seen at the first call, as an error. It panics on a nil client.
+// seen at the first call, as an error. It panics on a nil client, and on a
+// Cluster client that reads from replicas (ClusterOptions.ReadOnly,
+// RouteByLatency or RouteRandomly, which redis.NewFailoverClusterClient
+// sets from its options of the same names): a replica answers with what its
+// master held a moment ago, values since deleted or replaced included, so
+// a cache would serve what was invalidated.
 //
 // New adds a hook to the client (once per client) that watches its dials
 // and changes nothing of them: a call that ends at its deadline while the
@@ -125,10 +136,15 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 	if client == nil {
 		panic("corral/redisstore: New(nil client)")
 	}
+	if readsReplicas(client) {
+		panic("corral/redisstore: New: the Cluster client reads from replicas (ReadOnly, RouteByLatency or RouteRandomly), " +
+			"which serve deleted and replaced values until they catch up with their master; make it without them")
+	}
 	s := &Store{
 		client:         client,
 		scanCount:      1000,
 		maxValue:       512 << 20,
+		clearTimeout:   time.Minute,
 		honorsDeadline: honorsDeadline(client),
 		dials:          watchDials(client),
 		secrets:        secrets(client),
@@ -137,6 +153,16 @@ func New(client redis.UniversalClient, opts ...Option) *Store {
 		o(s)
 	}
 	return s
+}
+
+// readsReplicas reports whether client sends reads to replicas.
+func readsReplicas(client redis.UniversalClient) bool {
+	c, ok := client.(*redis.ClusterClient)
+	if !ok {
+		return false
+	}
+	o := c.Options()
+	return o.ReadOnly || o.RouteByLatency || o.RouteRandomly
 }
 
 func honorsDeadline(client redis.UniversalClient) bool {
@@ -169,6 +195,8 @@ func (s *Store) run(ctx context.Context, key string, fn func(context.Context) er
 		return err // the store's own answers (a miss is common): nothing to add
 	case ended:
 		return redact(err, s.secrets)
+	case errors.Is(err, corral.ErrDeclined), errors.Is(err, corral.ErrTooLarge):
+		return redact(err, s.secrets) // answers already: nothing wrong with the server
 	}
 	if a := answer(err); a != nil {
 		return redact(a, s.secrets)
@@ -181,12 +209,12 @@ func (s *Store) run(ctx context.Context, key string, fn func(context.Context) er
 }
 
 // addrOf returns the address of the server a command on key goes to, ""
-// when the store cannot say (several keys on a Cluster, a Ring).
+// when the store cannot say (several keys on a Cluster or a Ring).
 func (s *Store) addrOf(key string) string {
 	switch c := s.client.(type) {
 	case *redis.Client:
 		return c.Options().Addr
-	case *redis.ClusterClient:
+	case *redis.ClusterClient, *redis.Ring:
 		if key != "" {
 			return s.Shard(key)
 		}
@@ -250,9 +278,9 @@ func (s *Store) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	return ok && err == nil, err
 }
 
-// Delete implements [corral.Store] with UNLINK (grouped by hash slot on
-// Cluster, where one command cannot span slots). Keys under a watched
-// prefix are announced first (see [Store.Watch]).
+// Delete implements [corral.Store] with UNLINK: one command on a single
+// node, one per shard on a Ring, one per key on a Cluster (pipelined). Keys
+// under a watched prefix are announced first (see [Store.Watch]).
 func (s *Store) Delete(ctx context.Context, keys ...string) error {
 	return s.run(ctx, onlyKey(keys), func(ctx context.Context) error {
 		s.announce(ctx, keys)
@@ -261,7 +289,8 @@ func (s *Store) Delete(ctx context.Context, keys ...string) error {
 }
 
 // GetMany implements [corral.BatchGetter] with MGET: one command on a single
-// node, one per hash slot (pipelined) on Cluster.
+// node, one per shard on a Ring, and one per key on a Cluster (pipelined),
+// which holds while a slot migrates.
 func (s *Store) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
 	var m map[string][]byte
 	err := s.run(ctx, onlyKey(keys), func(ctx context.Context) (err error) { m, err = s.getMany(ctx, keys); return err })
@@ -294,13 +323,6 @@ func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 	return ok && err == nil, err
 }
 
-// Clear implements [corral.Clearer]: it SCANs every master for keys that
-// start with prefix and UNLINKs them in batches of ScanCount. It never
-// removes keys outside the prefix.
-func (s *Store) Clear(ctx context.Context, prefix string) error {
-	return s.run(ctx, "", func(ctx context.Context) error { return s.clear(ctx, prefix) })
-}
-
 // Lock implements [corral.Locker] with SET key token NX PX ttl.
 func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
 	var ok bool
@@ -315,20 +337,32 @@ func (s *Store) Unlock(ctx context.Context, key, token string) (bool, error) {
 	return ok && err == nil, err
 }
 
-// Shard implements [corral.Sharder]: on a Cluster, the address of the
-// master that serves key's slot, so that a corral.Cache keeps a circuit
-// breaker per master; "" on other clients, and on a Cluster before a call
-// has answered (Shard never waits for the network to learn the slots).
+// Shard implements [corral.Sharder]: the address of the server that holds
+// key, so that a corral.Cache keeps a circuit breaker per server: on a
+// Cluster the master that serves key's slot, on a Ring the shard the Ring
+// sends key to now (a shard the Ring finds down no longer gets keys). It
+// is "" on a single node or Sentinel client, on a Ring with no shard up,
+// and on a Cluster before a call has answered (Shard never waits for the
+// network to learn the slots).
 func (s *Store) Shard(key string) string {
-	cc, ok := s.client.(*redis.ClusterClient)
-	if !ok || !s.slotsKnown.Load() {
-		return ""
+	switch c := s.client.(type) {
+	case *redis.ClusterClient:
+		if !s.slotsKnown.Load() {
+			return ""
+		}
+		node, err := c.MasterForKey(context.Background(), key)
+		if err != nil {
+			return ""
+		}
+		return node.Options().Addr
+	case *redis.Ring:
+		shard, err := c.GetShardClientForKey(key)
+		if err != nil {
+			return ""
+		}
+		return shard.Options().Addr
 	}
-	node, err := cc.MasterForKey(context.Background(), key)
-	if err != nil {
-		return ""
-	}
-	return node.Options().Addr
+	return ""
 }
 
 // Client returns the client the store uses.
@@ -362,84 +396,6 @@ func (s *Store) add(ctx context.Context, key string, value []byte, ttl time.Dura
 		return false, nil
 	}
 	return s.client.SetNX(ctx, key, value, expiration(ttl)).Result()
-}
-
-func (s *Store) delete(ctx context.Context, keys ...string) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	if _, ok := s.client.(*redis.Client); ok {
-		return s.client.Unlink(ctx, keys...).Err()
-	}
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, group := range bySlot(keys) {
-			p.Unlink(ctx, group...)
-		}
-		return nil
-	})
-	return err
-}
-
-func (s *Store) getMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	out := make(map[string][]byte, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	collect := func(keys []string, vals []any) {
-		for i, v := range vals {
-			if str, ok := v.(string); ok {
-				out[keys[i]] = []byte(str)
-			}
-		}
-	}
-	if _, ok := s.client.(*redis.Client); ok {
-		vals, err := s.client.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, err
-		}
-		collect(keys, vals)
-		return out, nil
-	}
-	groups := bySlot(keys)
-	cmds := make(map[*redis.SliceCmd][]string, len(groups))
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, group := range groups {
-			cmds[p.MGet(ctx, group...)] = group
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for cmd, group := range cmds {
-		collect(group, cmd.Val())
-	}
-	return out, nil
-}
-
-func (s *Store) setMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
-	if len(items) == 0 {
-		return nil
-	}
-	for _, v := range items {
-		if err := s.fits(v); err != nil {
-			return err
-		}
-	}
-	if expired(ttl) {
-		keys := make([]string, 0, len(items))
-		for k := range items {
-			keys = append(keys, k)
-		}
-		return s.delete(ctx, keys...)
-	}
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for k, v := range items {
-			p.Set(ctx, k, v, expiration(ttl))
-		}
-		return nil
-	})
-	return err
 }
 
 // fits refuses a value longer than the server takes.
@@ -499,51 +455,6 @@ func (s *Store) touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		return n == 1, scriptErr(err)
 	}
 	return s.client.PExpire(ctx, key, ttl).Result()
-}
-
-func (s *Store) clear(ctx context.Context, prefix string) error {
-	match := escapeGlob(prefix) + "*"
-	switch c := s.client.(type) {
-	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			return s.clearNode(ctx, node, match, true)
-		})
-	case *redis.Ring:
-		return c.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
-			return s.clearNode(ctx, node, match, false)
-		})
-	case *redis.Client:
-		return s.clearNode(ctx, c, match, false)
-	}
-	return fmt.Errorf("corral/redisstore: Clear does not support %T", s.client)
-}
-
-func (s *Store) clearNode(ctx context.Context, node *redis.Client, match string, cluster bool) error {
-	var cursor uint64
-	for {
-		keys, next, err := node.Scan(ctx, cursor, match, s.scanCount).Result()
-		if err != nil {
-			return err
-		}
-		if len(keys) > 0 {
-			if cluster {
-				_, err = node.Pipelined(ctx, func(p redis.Pipeliner) error {
-					for _, group := range bySlot(keys) {
-						p.Unlink(ctx, group...)
-					}
-					return nil
-				})
-			} else {
-				err = node.Unlink(ctx, keys...).Err()
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if cursor = next; cursor == 0 {
-			return nil
-		}
-	}
 }
 
 // escapeGlob escapes the characters SCAN MATCH treats as a pattern.

@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/corralhq/corral"
@@ -20,9 +19,7 @@ func TestConformanceSingleNode(t *testing.T) {
 // The Cluster test starts three nodes; set CORRAL_REDIS_CLUSTER=1 to run it
 // (.ci/run does).
 func TestConformanceCluster(t *testing.T) {
-	if os.Getenv("CORRAL_REDIS_CLUSTER") == "" && os.Getenv("CI") != "true" {
-		t.Skip("set CORRAL_REDIS_CLUSTER=1 to run the three-node Redis Cluster test")
-	}
+	redistest.ClusterWanted(t)
 	cluster := redistest.StartCluster(t, 3)
 	client := cluster.Client(t)
 	storetest.Run(t, func(t *testing.T) corral.Store { return redisstore.New(client) })

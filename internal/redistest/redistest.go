@@ -40,15 +40,19 @@ type Server struct {
 func Binary(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
+	if err != nil {
+		missing(t, fmt.Sprintf("%s is not installed (apt-get install redis-server); the Redis tests need a real server", name))
 	}
-	msg := fmt.Sprintf("%s is not installed (apt-get install redis-server); the Redis tests need a real server", name)
+	return path
+}
+
+// missing skips the test for want of a program, or fails it under CI=true.
+func missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg + ", and CI must run them")
 	}
 	t.Skip(msg + ": skipping")
-	return ""
 }
 
 // Start runs a redis-server on a free loopback port with no persistence and
@@ -63,28 +67,38 @@ func start(t testing.TB, cluster bool, extra ...string) *Server {
 	t.Helper()
 	bin := Binary(t, "redis-server")
 	dir := t.TempDir()
+	return launch(t, bin, cluster, func(port int) []string {
+		args := append([]string{
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir,
+			"--protected-mode", "no", "--loglevel", "warning",
+		}, extra...)
+		if cluster {
+			args = append(args, "--cluster-enabled", "yes",
+				"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port))
+		}
+		return args
+	})
+}
+
+// launch runs bin with the arguments args gives for a free loopback port,
+// and waits until it answers PING; for a cluster node, the port's bus port
+// is free too. The process is killed when the test ends.
+func launch(t testing.TB, bin string, cluster bool, args func(port int) []string) *Server {
+	t.Helper()
 	var lastErr error
 	for range 5 { // a free port can be taken between the probe and the bind
 		port, err := freePort(cluster)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, bin: bin}
-		s.args = append([]string{
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", dir,
-			"--protected-mode", "no", "--loglevel", "warning",
-		}, extra...)
-		if cluster {
-			s.args = append(s.args, "--cluster-enabled", "yes",
-				"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port))
-		}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, bin: bin, args: args(port)}
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
 			return s
 		}
 	}
-	t.Fatalf("redis-server did not start: %v", lastErr)
+	t.Fatalf("%s did not start: %v", bin, lastErr)
 	return nil
 }
 
@@ -126,13 +140,13 @@ func (s *Server) start() error {
 	for ping(s.Addr) != nil {
 		select {
 		case <-exited:
-			return fmt.Errorf("redis-server exited at start: %s", out.String())
+			return fmt.Errorf("%s exited at start: %s", s.bin, out.String())
 		case <-time.After(10 * time.Millisecond): // polling readiness, bounded below
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-exited
-			return fmt.Errorf("redis-server on %s did not answer within 10s: %s", s.Addr, out.String())
+			return fmt.Errorf("%s on %s did not answer within 10s: %s", s.bin, s.Addr, out.String())
 		}
 	}
 	s.proc, s.exited = cmd.Process, exited
@@ -221,17 +235,13 @@ func StartCluster(t testing.TB, n int, extra ...string) *Cluster {
 	}
 	for _, s := range c.Nodes {
 		rc := redis.NewClient(&redis.Options{Addr: s.Addr})
-		for {
+		poll(ctx, t, "cluster node "+s.Addr+" to reach cluster_state:ok", func() error {
 			info, err := rc.ClusterInfo(ctx).Result()
-			if err == nil && strings.Contains(info, "cluster_state:ok") {
-				break
+			if err == nil && !strings.Contains(info, "cluster_state:ok") {
+				err = fmt.Errorf("CLUSTER INFO: %s", info)
 			}
-			if ctx.Err() != nil {
-				rc.Close()
-				t.Fatalf("cluster node %s never reached cluster_state:ok: %v %s", s.Addr, err, info)
-			}
-			time.Sleep(20 * time.Millisecond) // polling readiness, bounded by ctx
-		}
+			return err
+		})
 		rc.Close()
 	}
 	return c
@@ -252,4 +262,13 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { cc.Close() })
 	return cc
+}
+
+// ClusterWanted skips a test that needs a Redis Cluster unless
+// CORRAL_REDIS_CLUSTER is set or CI=true: a cluster costs several servers.
+func ClusterWanted(t testing.TB) {
+	t.Helper()
+	if os.Getenv("CORRAL_REDIS_CLUSTER") == "" && os.Getenv("CI") != "true" {
+		t.Skip("set CORRAL_REDIS_CLUSTER=1 to run the Redis Cluster tests")
+	}
 }
