@@ -99,14 +99,6 @@ func TestRefreshAheadMemoizeMany(t *testing.T) {
 	})
 }
 
-func users(ids []int) map[int]string {
-	out := make(map[int]string, len(ids))
-	for _, id := range ids {
-		out[id] = fmt.Sprintf("u%d", id)
-	}
-	return out
-}
-
 // StaleIfError applies per id: when a batch fails, the ids that have a
 // recent value get it, and only the others fail.
 func TestMemoizeManyStaleIfErrorPerID(t *testing.T) {

@@ -1,6 +1,7 @@
 package corral_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -31,4 +32,13 @@ func httpDateValue(v string) string {
 
 func isHit(w interface{ Header() http.Header }) bool {
 	return strings.HasPrefix(w.Header().Get("Cache-Status"), "corral; hit")
+}
+
+// users is a batch loader's answer: every id's user name.
+func users(ids []int) map[int]string {
+	out := make(map[int]string, len(ids))
+	for _, id := range ids {
+		out[id] = fmt.Sprintf("u%d", id)
+	}
+	return out
 }
