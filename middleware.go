@@ -129,7 +129,8 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 	if m.cfg.shared {
 		q, directed = httpcache.ReadRequest(r)
 	}
-	if refusal == "" && !directed && m.serveHit(w, r, key, sk) {
+	fast := refusal == "" && !directed && m.cfg.memo.beta == 0 // refresh-ahead reads the entry's times: the engine's path
+	if fast && m.serveHit(w, r, key, sk) {
 		return
 	}
 	key, sk = strings.Clone(key), strings.Clone(sk) // kept past kb: flights, store calls
