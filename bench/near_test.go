@@ -45,7 +45,7 @@ func BenchmarkNearHit(b *testing.B) {
 	for _, name := range nearNames {
 		c := caches[name]
 		m := corral.Memoize(c, "stats", time.Minute, func(ctx context.Context, id int) (stats, error) { return value, nil })
-		warm(b, c, name == "redis-near", func() { m(ctx, 42) })
+		warmNear(b, c, name == "redis-near", func() { m(ctx, 42) })
 		b.Run("memoize/"+name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -60,7 +60,7 @@ func BenchmarkNearHit(b *testing.B) {
 		h := c.Handler(origin(bytes.Repeat([]byte("x"), 2<<10)), corral.TTL(time.Minute))
 		r := httptest.NewRequest("GET", "/dashboard?range=7d", nil)
 		w := &discard{h: http.Header{}}
-		warm(b, c, name == "redis-near", func() { h.ServeHTTP(w, r) })
+		warmNear(b, c, name == "redis-near", func() { h.ServeHTTP(w, r) })
 		b.Run("http-2kB/"+name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -90,8 +90,8 @@ func BenchmarkNearHitPaired(b *testing.B) {
 			}
 		}
 		page = func() { clear(w.h); h.ServeHTTP(w, r) }
-		warm(b, c, isNear, memo)
-		warm(b, c, isNear, page)
+		warmNear(b, c, isNear, memo)
+		warmNear(b, c, isNear, page)
 		return memo, page
 	}
 	memMemo, memPage := hit(mem, false)
@@ -121,9 +121,9 @@ func BenchmarkNearHitPaired(b *testing.B) {
 	}
 }
 
-// warm calls read until the next calls are hits: of the store, or with a
+// warmNear calls read until the next calls are hits: of the store, or with a
 // near cache, of the near cache (it keeps copies once it watches Redis).
-func warm(b *testing.B, c *corral.Cache, near bool, read func()) {
+func warmNear(b *testing.B, c *corral.Cache, near bool, read func()) {
 	read() // computes and stores
 	read() // a hit of the store
 	deadline := time.Now().Add(5 * time.Second)
@@ -167,7 +167,7 @@ func BenchmarkNearInvalidation(b *testing.B) {
 				time.Sleep(10 * time.Microsecond) // polling; the other goroutines and Redis need the CPU
 			}
 			took = append(took, time.Since(start))
-			warm(b, reader, true, func() { read() }) // the reader holds i in its near cache
+			warmNear(b, reader, true, func() { read() }) // the reader holds i in its near cache
 		}
 		slices.Sort(took)
 		b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-us")
