@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/corralhq/corral"
+	"github.com/corralhq/corral/internal/faultstore"
 	"github.com/corralhq/corral/internal/redistest"
 	"github.com/corralhq/corral/redisstore"
 )
@@ -119,3 +120,20 @@ func twoInstances(t *testing.T) (*corral.Cache, *corral.Cache) {
 
 // instanceStore is one process's handle on a shared store.
 type instanceStore struct{ *corral.MemoryStore }
+
+// A store that hangs costs a call with DistributedLock one store timeout:
+// the failed read skips the lock, the re-read and the write.
+func TestDistributedLockOneStoreTimeoutWhenStoreHangs(t *testing.T) {
+	store := new(faultstore.Hanging)
+	c := corral.New(store, corral.WithTimeout(50*time.Millisecond), corral.WithCircuitBreaker(1000, time.Second))
+	for i := range 3 {
+		v, err := corral.GetOrSet(context.Background(), c, fmt.Sprintf("k%d", i), time.Minute,
+			func(context.Context) (string, error) { return "computed", nil }, corral.DistributedLock(time.Second))
+		if err != nil || v != "computed" {
+			t.Fatalf("GetOrSet = %q, %v", v, err)
+		}
+	}
+	if n := store.Calls.Load(); n != 3 {
+		t.Fatalf("3 calls made %d store calls on a hanging store; want one each", n)
+	}
+}
