@@ -90,7 +90,7 @@ func (c *Cache) Handler(h http.Handler, opts ...HTTPOption) http.Handler {
 
 // surrogateCapability announces corral to the handler as a surrogate
 // (Edge Architecture 1.0), so that Surrogate-Control may target it.
-var surrogateCapability = []string{httpcache.Target + `="Surrogate/1.0"`}
+const surrogateCapability = httpcache.Target + `="Surrogate/1.0"`
 
 type cachedHandler struct {
 	c    *Cache
@@ -157,11 +157,16 @@ func (m *cachedHandler) serveHit(w http.ResponseWriter, r *http.Request, key, sk
 		m.serveVariant(w, r, strings.Clone(key), v.variants)
 		return true
 	}
-	m.c.stats.hits.Add(1)
-	o := outcome{decision: decHit}
-	m.replay(w, r, v.resp, o, now.Sub(writtenAt))
-	m.finish(r, o, key)
+	m.serveStored(w, r, key, v.resp, outcome{decision: decHit}, now.Sub(writtenAt))
 	return true
+}
+
+// serveStored answers r with a stored response that has been in the store
+// for age, counted as a hit (fresh or stale, as o says).
+func (m *cachedHandler) serveStored(w http.ResponseWriter, r *http.Request, key string, resp *response.Response, o outcome, age time.Duration) {
+	m.c.stats.hits.Add(1)
+	m.replay(w, r, resp, o, age)
+	m.finish(r, o, key)
 }
 
 // putKeyBuf gives kb back to the pool, unless a long URL grew it.
@@ -235,7 +240,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 // (a GET, without r's conditional fields), announcing corral as a surrogate.
 func (m *cachedHandler) computation(r *http.Request, target *response.Target, key string, sel *selection) *computation {
 	n := httpcache.Neutral(r)
-	n.Header["Surrogate-Capability"] = surrogateCapability
+	n.Header["Surrogate-Capability"] = []string{surrogateCapability} // the handler's own: it may edit it
 	c := &computation{m: m, r: n, target: target, key: key, keyed: m.cfg.key.vary, learn: sel == nil}
 	if sel != nil {
 		c.keyed = append(slices.Clip(m.cfg.key.vary), sel.vs.names...)

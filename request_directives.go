@@ -26,9 +26,7 @@ func (m *cachedHandler) serveDirected(w http.ResponseWriter, r *http.Request, ke
 		if !f.e.Fresh(time.Now()) {
 			o.decision = decStale
 		}
-		m.c.stats.hits.Add(1)
-		m.replay(w, r, f.rec.resp, o, time.Since(f.e.WrittenAt))
-		m.finish(r, o, key)
+		m.serveStored(w, r, key, f.rec.resp, o, time.Since(f.e.WrittenAt))
 		return
 	}
 	if q.OnlyIfCached {

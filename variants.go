@@ -105,10 +105,7 @@ func (m *cachedHandler) serveVariant(w http.ResponseWriter, r *http.Request, key
 	}
 	now := time.Now()
 	if v, writtenAt, ok := sharedHit[*recorded](m.c, vsk, responseCodec{}, now); ok && slices.Equal(v.selecting, values) {
-		m.c.stats.hits.Add(1)
-		o := outcome{decision: decHit}
-		m.replay(w, r, v.resp, o, now.Sub(writtenAt))
-		m.finish(r, o, key)
+		m.serveStored(w, r, key, v.resp, outcome{decision: decHit}, now.Sub(writtenAt))
 		return
 	}
 	m.serveThrough(w, r, key, vsk, through{sel: &selection{vs: vs, values: values}})
