@@ -34,7 +34,9 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
 	for i, sk := range sks {
 		data, ok := got[sk]
 		if ok {
-			data, ok = readable(data)
+			if data, ok, err = c.readable(ctx, keys[i], data); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if !ok {
 			c.stats.misses.Add(1)

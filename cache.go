@@ -72,6 +72,7 @@ type core struct {
 	scopes    scopes   // the counts by view and by function
 	obs       observers
 	routes    routeRegistry // HTTP counters by route
+	urls      urlRegistry   // how the routes key URLs, for invalidation
 	*registry               // computations in flight and the writes that overtake them: shared by every Cache over the store
 }
 
@@ -174,7 +175,10 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	case err != nil:
 		return false, c.failed(opGet, key, err)
 	}
-	data, ok := readable(data)
+	data, ok, err := c.readable(ctx, key, data)
+	if err != nil {
+		return false, err
+	}
 	if !ok {
 		c.stats.misses.Add(1)
 		return false, nil
@@ -190,6 +194,31 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	}
 	c.stats.hits.Add(1)
 	return true, nil
+}
+
+// readable is readable(data) for a caller's read: false too for a value
+// that a tag invalidated, and an error when the store cannot say.
+func (c *Cache) readable(ctx context.Context, key string, data []byte) ([]byte, bool, error) {
+	if !envelope.Is(data) {
+		return data, true, nil
+	}
+	e, state := envelope.Classify(data, time.Now())
+	switch state {
+	case envelope.Foreign:
+		return data, true, nil
+	case envelope.Fresh:
+	default:
+		return nil, false, nil
+	}
+	hold, _, err := c.tagsHold(ctx, e.Tags)
+	switch {
+	case err != nil:
+		return nil, false, c.failed(opGetMany, key, err)
+	case !hold:
+		c.stats.invalidated.Add(1)
+		return nil, false, nil
+	}
+	return e.Payload, true, nil
 }
 
 // readable returns the bytes to decode from what the store holds: the payload
@@ -221,7 +250,8 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 	case err != nil:
 		return false, c.failed(opGet, key, err)
 	}
-	return live(data), nil
+	_, ok, err := c.readable(ctx, key, data)
+	return ok, err
 }
 
 // Set stores value under key for ttl (0: the default TTL, [NoExpiration] or

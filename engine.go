@@ -51,7 +51,8 @@ type verdict struct {
 	// the envelope keeps: see envelope.Entry.
 	mustRevalidate bool
 	swr, sie       time.Duration
-	took           time.Duration // how long the computation took, which the envelope keeps (refresh-ahead)
+	took           time.Duration  // how long the computation took, which the envelope keeps (refresh-ahead)
+	tags           []envelope.Tag // the value's tags with their tokens, which the envelope keeps
 }
 
 // job is one read-through call.
@@ -61,8 +62,9 @@ type job[T any] struct {
 	flight  string // the flight's key; "": sk
 	ttl     time.Duration
 	codec   Codec
-	share   bool // values of T may be shared between callers: immutable
-	chain   bool // detect recursion through the context
+	tags    []string // the call's own tags, past cfg's (the middleware's route and URL)
+	share   bool     // values of T may be shared between callers: immutable
+	chain   bool     // detect recursion through the context
 	// writesToCaller: run may write to its caller directly (the middleware's
 	// handler streams), so the caller waits for it to end.
 	writesToCaller bool
@@ -122,7 +124,7 @@ func (j *job[T]) load(ctx context.Context) (result[T], error) {
 	l.basis.mark = m
 	if l.done {
 		if l.refresh {
-			j.startRefresh(ctx, l.res.val, l.res.writtenAt)
+			j.startRefresh(ctx, l.res.val, l.res.writtenAt, l.tags)
 		}
 		return l.res, l.err
 	}
@@ -154,6 +156,9 @@ type lookedUp[T any] struct {
 	stale    *envelope.Entry // an expired entry whose value is in staleVal
 	staleVal T
 	refresh  bool // done, and the value served is to be refreshed in the background
+	// tags are the tags of the entry found, which a revalidation of it
+	// keeps: a 304 confirms the response, whatever named it.
+	tags []envelope.Tag
 	basis
 }
 
@@ -186,12 +191,17 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 		}
 		return lookedUp[T]{}
 	}
-	return j.found(data, time.Now())
+	return j.found(ctx, data, time.Now())
 }
 
 // found says what the bytes read under the key are for this caller at now.
-func (j *job[T]) found(data []byte, now time.Time) lookedUp[T] {
+func (j *job[T]) found(ctx context.Context, data []byte, now time.Time) lookedUp[T] {
 	e, state := envelope.Classify(data, now)
+	if len(e.Tags) > 0 && state != envelope.Dead {
+		if l, ok := j.invalidated(ctx, e, now); ok {
+			return l
+		}
+	}
 	switch state {
 	case envelope.Foreign:
 		return j.foreign(data)
@@ -201,6 +211,7 @@ func (j *job[T]) found(data []byte, now time.Time) lookedUp[T] {
 		}
 		l := j.fresh(e)
 		l.refresh = l.done && l.err == nil && j.refreshDue(now, e)
+		l.tags = e.Tags
 		return l
 	case envelope.Negative:
 		if j.cfg.notFound == nil {
@@ -215,6 +226,32 @@ func (j *job[T]) found(data []byte, now time.Time) lookedUp[T] {
 		return j.expired(e, now)
 	}
 	return lookedUp[T]{}
+}
+
+// invalidated checks the tags of an entry read at now, and reports true
+// with what the caller gets when one of them was invalidated: a miss, or,
+// under SoftInvalidate, the value served stale from the invalidation on
+// while a refresh runs. A store that cannot say is a failed read.
+func (j *job[T]) invalidated(ctx context.Context, e envelope.Entry, now time.Time) (lookedUp[T], bool) {
+	hold, at, err := j.c.tagsHold(ctx, e.Tags)
+	switch {
+	case err != nil:
+		_ = j.c.failed(opGetMany, j.key, err)
+		return lookedUp[T]{basis: basis{storeDown: true}}, true
+	case hold:
+		return lookedUp[T]{}, false
+	}
+	j.c.stats.invalidated.Add(1)
+	if !j.cfg.soft || at.IsZero() || e.Negative || e.MustRevalidate || j.mustValidate ||
+		!now.Before(at.Add(max(j.cfg.swr, e.SWR))) {
+		return lookedUp[T]{}, true
+	}
+	l := j.kept(e)
+	if l.stale == nil {
+		return lookedUp[T]{}, true
+	}
+	j.c.stats.staleServed.Add(1)
+	return lookedUp[T]{done: true, refresh: true, tags: e.Tags, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}, true
 }
 
 // refreshDue reports whether a fresh entry read at now is due for
@@ -280,7 +317,7 @@ func (j *job[T]) expired(e envelope.Entry, now time.Time) lookedUp[T] {
 	}
 	if e.UsableStale(now, max(j.cfg.swr, e.SWR)) {
 		j.c.stats.staleServed.Add(1)
-		return lookedUp[T]{done: true, refresh: true, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
+		return lookedUp[T]{done: true, refresh: true, tags: e.Tags, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
 	}
 	return l
 }
@@ -289,13 +326,16 @@ func (j *job[T]) expired(e envelope.Entry, now time.Time) lookedUp[T] {
 // writtenAt, stale or due for refresh-ahead, in the background, unless a
 // computation of it is already running. The refresh has no caller: it never
 // writes to one.
-func (j *job[T]) startRefresh(ctx context.Context, stale T, writtenAt time.Time) {
+func (j *job[T]) startRefresh(ctx context.Context, stale T, writtenAt time.Time, tags []envelope.Tag) {
 	j = j.refreshing(writtenAt)
 	run := j.run
 	switch {
 	case j.revalidate != nil:
 		revalidate := j.revalidate
-		run = func(ctx context.Context, _ func()) (T, error) { return revalidate(ctx, nil, stale) }
+		run = func(ctx context.Context, _ func()) (T, error) {
+			tagAgain(ctx, tags)
+			return revalidate(ctx, nil, stale)
+		}
 	case j.refresh != nil:
 		refresh := j.refresh
 		run = func(ctx context.Context, _ func()) (T, error) { return refresh(ctx) }
@@ -352,8 +392,11 @@ func (j *job[T]) runFor(l *lookedUp[T]) func(context.Context, func()) (T, error)
 	if j.revalidate == nil || l.stale == nil {
 		return j.run
 	}
-	stale := l.staleVal
-	return func(ctx context.Context, release func()) (T, error) { return j.revalidate(ctx, release, stale) }
+	stale, tags := l.staleVal, l.stale.Tags
+	return func(ctx context.Context, release func()) (T, error) {
+		tagAgain(ctx, tags)
+		return j.revalidate(ctx, release, stale)
+	}
 }
 
 // computeAlone computes for this caller only, outside the flight, on a
@@ -474,6 +517,8 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 	defer j.c.writes.end(j.sk, p)
 
 	storeDown := b.storeDown
+	tags := j.c.newTagSet(j.cfg.tags, j.tags)
+	cctx = context.WithValue(cctx, tagSetKey{}, tags)
 	var until time.Time
 	if !storeDown && (b.reread || j.cfg.lock || j.c.writes.wroteSince(j.sk, b.mark)) {
 		got, held, ok := j.reread(cctx)
@@ -482,6 +527,9 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 			return got, nil
 		}
 		until = held.until
+	}
+	if !storeDown {
+		tags.watch(cctx)
 	}
 	if until.IsZero() {
 		until = time.Now().Add(j.cfg.computeTimeout)
@@ -494,7 +542,7 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 	}
 	start := time.Now()
 	v, err := fn(cctx, release)
-	return j.persist(cctx, p, ran[T]{val: v, err: err, took: time.Since(start)}, storeDown)
+	return j.persist(cctx, p, ran[T]{val: v, err: err, took: time.Since(start), tags: tags}, storeDown)
 }
 
 // ran is how one run of a computation ended.
@@ -502,6 +550,7 @@ type ran[T any] struct {
 	val  T
 	err  error
 	took time.Duration
+	tags *tagSet // the value's tags
 }
 
 // refreshing returns a copy of the job for a refresh of the value written
@@ -532,15 +581,20 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 	} else if d, err := j.c.get(ctx, j.sk); err == nil {
 		data = d
 	}
-	got, ok = j.storedSince(data)
+	got, ok = j.storedSince(ctx, data)
 	return got, held, ok
 }
 
 // storedSince reports whether data, read again before computing, is a value
 // stored since the caller's read that answers it: a fresh one (newer than
 // the one a refresh refreshes), or one written by Set.
-func (j *job[T]) storedSince(data []byte) (got computed[T], ok bool) {
+func (j *job[T]) storedSince(ctx context.Context, data []byte) (got computed[T], ok bool) {
 	e, state := envelope.Classify(data, time.Now())
+	if len(e.Tags) > 0 {
+		if hold, _, err := j.c.tagsHold(ctx, e.Tags); err != nil || !hold {
+			return got, false
+		}
+	}
 	switch state {
 	case envelope.Foreign: // a value written by Set since the caller's read: a hit, as there
 		if data == nil {
@@ -574,7 +628,9 @@ func (j *job[T]) persist(ctx context.Context, p *pending, r ran[T], storeDown bo
 		j.c.stats.computeErrors.Add(1)
 		if j.cfg.caches(r.err) && !storeDown {
 			e, ttl := j.cfg.negativeEntry(j.c, r.err)
-			j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl)
+			if e.Tags, got.verdict.reason = r.tags.stamp(ctx); got.verdict.reason == "" {
+				j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl)
+			}
 		}
 		return got, r.err
 	}
@@ -584,6 +640,11 @@ func (j *job[T]) persist(ctx context.Context, p *pending, r ran[T], storeDown bo
 	}
 	if storeDown {
 		got.verdict.reason = "store-unavailable"
+		return got, nil
+	}
+	if got.verdict.tags, got.verdict.reason = r.tags.stamp(ctx); got.verdict.reason != "" {
+		// a value that an invalidation overtook is its own caller's only
+		got.verdict.store = got.verdict.reason != "invalidated"
 		return got, nil
 	}
 	got.verdict.took = r.took
@@ -648,7 +709,7 @@ func (j *job[T]) entry(ctx context.Context, v T, vd verdict) (envelope.Entry, ti
 			slog.String("key", j.key), slog.Any("error", err))
 		return envelope.Entry{}, 0, false
 	}
-	e := envelope.Entry{WrittenAt: time.Now(), Payload: payload, MustRevalidate: vd.mustRevalidate, SWR: vd.swr, SIE: vd.sie, Took: vd.took}
+	e := envelope.Entry{WrittenAt: time.Now(), Payload: payload, MustRevalidate: vd.mustRevalidate, SWR: vd.swr, SIE: vd.sie, Took: vd.took, Tags: vd.tags}
 	return e, j.expiries(&e, ttl, vd), true
 }
 

@@ -40,8 +40,9 @@ type indexShard[K comparable, V any] struct {
 // indexed is one value of the index and what says it still answers.
 type indexed[V any] struct {
 	val        V
-	freshUntil time.Time // zero: forever
-	item       *memItem  // its store entry
+	freshUntil time.Time  // zero: forever
+	item       *memItem   // its store entry
+	tags       *localTags // its tags; nil: none
 }
 
 // newMemoIndex returns the index of a memoized function, or nil when its
@@ -65,7 +66,7 @@ func (x *memoIndex[K, V]) get(c *Cache, k K, now time.Time) (V, bool) {
 	s.mu.RUnlock()
 	var zero V
 	if e == nil || e.item.released.Load() ||
-		(!e.freshUntil.IsZero() && !now.Before(e.freshUntil)) {
+		(!e.freshUntil.IsZero() && !now.Before(e.freshUntil)) || !e.tags.hold(c, now) {
 		return zero, false
 	}
 	e.item.node.use()
@@ -90,7 +91,7 @@ func (x *memoIndex[K, V]) put(c *Cache, k K, sk string, now time.Time) {
 	if !storedUntil.IsZero() && (until.IsZero() || storedUntil.Before(until)) {
 		until = storedUntil
 	}
-	if !until.IsZero() && !now.Before(until) {
+	if !until.IsZero() && !now.Before(until) || !d.tags.hold(c, now) {
 		return
 	}
 	v, ok := d.val.(V)
@@ -103,7 +104,7 @@ func (x *memoIndex[K, V]) put(c *Cache, k K, sk string, now time.Time) {
 	if s.m == nil {
 		s.m = make(map[K]*indexed[V])
 	}
-	s.m[k] = &indexed[V]{val: v, freshUntil: until, item: item}
+	s.m[k] = &indexed[V]{val: v, freshUntil: until, item: item, tags: d.tags}
 	if len(s.m) >= s.sweep {
 		s.sweepDead()
 	}

@@ -115,6 +115,11 @@ func (b *batch[K, V]) compute() {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, b.m.cfg.computeTimeout)
 	defer cancel()
+	tags := c.newTagSet(b.m.cfg.tags) // Tag(ctx) in fn tags every value of the batch
+	ctx = context.WithValue(ctx, tagSetKey{}, tags)
+	if !b.storeDown {
+		tags.watch(ctx)
+	}
 	ids := make([]K, len(todo))
 	for i, it := range todo {
 		ids[i] = it.k
@@ -122,7 +127,7 @@ func (b *batch[K, V]) compute() {
 	c.stats.computations.Add(1)
 	start := time.Now()
 	vals, err := b.m.fn(ctx, ids)
-	b.persist(context.WithoutCancel(ctx), todo, vals, err, time.Since(start))
+	b.persist(context.WithoutCancel(ctx), todo, ran[map[K]V]{val: vals, err: err, took: time.Since(start), tags: tags})
 }
 
 // end says how the batch ended, once every item has its outcome: failed,
@@ -160,7 +165,7 @@ func (b *batch[K, V]) reread() []*item[K, V] {
 	}
 	var todo []*item[K, V]
 	for _, it := range b.items {
-		if got, ok := it.j.storedSince(data[it.j.sk]); ok {
+		if got, ok := it.j.storedSince(ctx, data[it.j.sk]); ok {
 			it.got = got
 			continue
 		}
@@ -172,7 +177,8 @@ func (b *batch[K, V]) reread() []*item[K, V] {
 // persist gives each computed item its outcome, and stores the values, and
 // the ids fn left out under CacheNotFound, in batched writes. A failure of
 // fn fails every item, and stores nothing.
-func (b *batch[K, V]) persist(ctx context.Context, todo []*item[K, V], vals map[K]V, err error, took time.Duration) {
+func (b *batch[K, V]) persist(ctx context.Context, todo []*item[K, V], r ran[map[K]V]) {
+	vals, err, took := r.val, r.err, r.took
 	if err != nil {
 		b.m.c.stats.computeErrors.Add(1)
 		failed := &fnFailed{err: err}
@@ -182,18 +188,28 @@ func (b *batch[K, V]) persist(ctx context.Context, todo []*item[K, V], vals map[
 		return
 	}
 	var w batchWrite[K, V]
+	var tags []envelope.Tag
+	why := ""
+	if !b.storeDown {
+		tags, why = r.tags.stamp(ctx)
+	}
 	for _, it := range todo {
 		v, ok := vals[it.k]
 		if !ok {
 			it.err = b.m.missing()
-			if b.m.cfg.notFound != nil && !b.storeDown {
+			if b.m.cfg.notFound != nil && !b.storeDown && why == "" {
 				e, ttl := b.m.cfg.negativeEntry(b.m.c, it.err)
+				e.Tags = tags
 				w.add(nil, it, e.Encode(), ttl)
 			}
 			continue
 		}
 		it.got = computed[V]{val: v, verdict: it.j.verdictOn(v), codec: it.j.codec}
-		it.got.verdict.took = took
+		it.got.verdict.took, it.got.verdict.tags = took, tags
+		if why != "" && it.got.verdict.store {
+			it.got.verdict.reason, it.got.verdict.store = why, why != "invalidated"
+			continue
+		}
 		b.encode(ctx, &w, it)
 	}
 	w.write(ctx, b.m.c)

@@ -30,6 +30,8 @@ type memoConfig struct {
 	beta           float64       // refresh-ahead's weight (XFetch); 0: off
 	ttlOf          func(any) time.Duration
 	ttlType        reflect.Type // the value type ttlOf takes
+	tags           []string     // static tags (Tags)
+	soft           bool         // SoftInvalidate
 }
 
 func newMemoConfig(opts []MemoOption) memoConfig {
@@ -52,6 +54,19 @@ func StaleWhileRevalidate(d time.Duration) MemoOption {
 		panic(fmt.Sprintf("corral: StaleWhileRevalidate(%v): want d >= 0", d))
 	}
 	return func(c *memoConfig) { c.swr = d }
+}
+
+// SoftInvalidate makes an invalidation by tag ([Cache.InvalidateTags],
+// [Cache.InvalidateURL]) soft for this call site, as Varnish's
+// xkey.softpurge: a value it invalidates is served stale, within the
+// StaleWhileRevalidate window counted from the invalidation, while one
+// background refresh computes it again, instead of being recomputed while
+// its callers wait. Without a StaleWhileRevalidate window (the call site's,
+// or an HTTP response's own), and for a value that must be revalidated or a
+// cached "not found", it changes nothing. Default: off (invalidated values
+// are misses).
+func SoftInvalidate() MemoOption {
+	return func(c *memoConfig) { c.soft = true }
 }
 
 // StaleIfError serves a value that expired less than d ago when computing a

@@ -137,7 +137,8 @@ type memItem struct {
 type decodedValue struct {
 	codec      Codec
 	writtenAt  time.Time
-	freshUntil time.Time // zero: forever
+	freshUntil time.Time  // zero: forever
+	tags       *localTags // nil: none
 	val        any
 }
 

@@ -18,6 +18,7 @@ import (
 // MiddlewareFunc (r.Use(c.Middleware())). See [Cache.Handler] for the rules.
 func (c *Cache) Middleware(opts ...HTTPOption) func(http.Handler) http.Handler {
 	cfg := newHTTPConfig(opts)
+	c.urls.register(cfg)
 	return func(next http.Handler) http.Handler {
 		return &cachedHandler{c: c, next: next, cfg: cfg}
 	}
@@ -203,6 +204,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 			}
 			return c.revalidate(ctx, release, stale), nil
 		},
+		tags:         m.tagsOf(r),
 		rule:         m.verdict,
 		mustValidate: how.revalidate,
 		storeDown:    how.storeDown,
@@ -234,6 +236,22 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 		m.replay(w, r, res.val.resp, o, time.Since(res.writtenAt))
 	}
 	m.finish(r, o, key)
+}
+
+// tagsOf returns the tags every response stored for r carries: its route's
+// (when it has one) and its path and query's, for InvalidateURL without a
+// host.
+func (m *cachedHandler) tagsOf(r *http.Request) []string {
+	tags := make([]string, 0, 2)
+	if route := routeOf(r); route != "" {
+		tags = append(tags, RouteTag(route))
+	} else if m.cfg.routeName != "" {
+		tags = append(tags, RouteTag(m.cfg.routeName))
+	}
+	if t := urlTag(m.cfg.key, r); len(t) <= MaxTagLen {
+		tags = append(tags, t)
+	}
+	return tags
 }
 
 // computation is how the handler runs for r's key: with the neutral request
@@ -275,7 +293,7 @@ func outcomeOf(res result[*recorded], err error, r *http.Request) outcome {
 func (m *cachedHandler) pass(w http.ResponseWriter, r *http.Request, o outcome, key string) {
 	m.setCacheStatus(w.Header(), o, nil)
 	r, l := withLayer(r)
-	m.next.ServeHTTP(w, r)
+	m.next.ServeHTTP(&statusWriter{ResponseWriter: w}, r)
 	if !l.claimed.Load() {
 		m.finish(r, o, key)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/corralhq/corral/internal/httpcache"
@@ -115,6 +116,7 @@ func (c *computation) record(ctx context.Context, r *http.Request, release func(
 			context.AfterFunc(client, cancel)
 		}
 		if h != nil {
+			delete(h, surrogateKey)
 			m.setCacheStatus(h, outcome{decision: decNotStored, detail: why}, nil)
 		}
 	}
@@ -125,8 +127,17 @@ func (c *computation) record(ctx context.Context, r *http.Request, release func(
 	t.received = time.Now()
 	t.resp, t.passed = rec.Result()
 	t.inner, t.cut = l.claimed.Load(), hctx.Err() != nil
+	if t.resp != nil && !t.inner {
+		for _, v := range t.resp.Header[surrogateKey] {
+			Tag(ctx, strings.Fields(v)...)
+		}
+	}
 	return t
 }
+
+// surrogateKey is the response field whose space-separated tags tag a
+// stored response (as Fastly's and Souin's); clients never see it.
+const surrogateKey = "Surrogate-Key"
 
 // prepare makes a recorded response what is stored and replayed: its
 // caching policy read once, end-to-end fields only, without the fields its
@@ -153,6 +164,7 @@ func (c *computation) prepare(t take) *recorded {
 	for _, name := range rec.policy.Strip {
 		delete(header, name)
 	}
+	delete(header, surrogateKey)
 	delete(header, "Age")
 	if age := int64(rec.policy.Age / time.Second); age > 0 {
 		header["Age"] = []string{strconv.FormatInt(age, 10)}

@@ -103,6 +103,14 @@ func (m *cachedHandler) read(ctx context.Context, key, sk string) (*recorded, en
 	if state != envelope.Fresh && state != envelope.Expired {
 		return nil, e, errUnusable
 	}
+	if hold, _, err := m.c.tagsHold(ctx, e.Tags); err != nil || !hold {
+		if err != nil {
+			_ = m.c.failed(opGetMany, key, err)
+			return nil, envelope.Entry{}, err
+		}
+		m.c.stats.invalidated.Add(1)
+		return nil, e, errUnusable // invalidated by a tag (a request directive never serves it)
+	}
 	var rec *recorded
 	if (responseCodec{}).Unmarshal(e.Payload, &rec) != nil {
 		return nil, e, errUnusable

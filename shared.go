@@ -1,10 +1,12 @@
 package corral
 
 import (
-	"github.com/corralhq/corral/internal/envelope"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/corralhq/corral/internal/envelope"
 )
 
 // immutableTypes caches, per type, whether a value of it can be shared by
@@ -61,12 +63,12 @@ func sharedHit[T any](c *Cache, sk string, codec Codec, now time.Time) (v T, wri
 		v, ok = d.val.(T)
 	}
 	if !ok {
-		if d, ok = decodeShared[T](e, codec); !ok {
+		if d, ok = decodeShared[T](c, e, codec); !ok {
 			return v, writtenAt, false
 		}
 		v = d.val.(T)
 	}
-	if !d.freshUntil.IsZero() && !now.Before(d.freshUntil) {
+	if !d.freshUntil.IsZero() && !now.Before(d.freshUntil) || !d.tags.hold(c, now) {
 		return v, writtenAt, false
 	}
 	if c.near != nil {
@@ -78,7 +80,7 @@ func sharedHit[T any](c *Cache, sk string, codec Codec, now time.Time) (v T, wri
 // decodeShared decodes a memory entry's value once, for every later hit,
 // with its freshness as envelope.Classify reads it; each hit then only
 // compares the clock with it.
-func decodeShared[T any](e *memItem, codec Codec) (*decodedValue, bool) {
+func decodeShared[T any](c *Cache, e *memItem, codec Codec) (*decodedValue, bool) {
 	env, state := envelope.Classify(e.value, time.Now())
 	if state != envelope.Fresh {
 		return nil, false
@@ -88,6 +90,11 @@ func decodeShared[T any](e *memItem, codec Codec) (*decodedValue, bool) {
 		return nil, false
 	}
 	d := &decodedValue{codec: codec, writtenAt: env.WrittenAt, freshUntil: env.FreshUntil, val: v}
+	if len(env.Tags) > 0 {
+		if d.tags = c.localTagsOf(env.Tags); d.tags == nil {
+			return nil, false
+		}
+	}
 	e.decoded.Store(d)
 	return d, true
 }
@@ -108,4 +115,62 @@ func sameCodec(a, b Codec) bool {
 		return false
 	}
 	return a == b
+}
+
+// localTags are the tags of a memory entry, with the store's entries of
+// their tokens once they were found current: while those are still held
+// (an invalidation replaces them, eviction and expiry release them), the
+// tags hold, at one atomic load each.
+type localTags struct {
+	tags  []envelope.Tag
+	sks   []string
+	items []atomic.Pointer[tokenItem]
+}
+
+// tokenItem is the store's entry of a tag's token, and until when the store
+// holds it (zero: as long as it is not released).
+type tokenItem struct {
+	item  *memItem
+	until time.Time
+}
+
+// localTagsOf returns the local tags of an entry with tags, or nil when
+// one of them has no store key.
+func (c *Cache) localTagsOf(tags []envelope.Tag) *localTags {
+	lt := &localTags{tags: tags, sks: make([]string, len(tags)), items: make([]atomic.Pointer[tokenItem], len(tags))}
+	for i, t := range tags {
+		sk, err := c.tagKey(t.Name)
+		if err != nil {
+			return nil
+		}
+		lt.sks[i] = sk
+	}
+	return lt
+}
+
+// hold reports whether every tag still holds its token in c's memory store
+// (or near cache) at now. false when one does not, or when the store does
+// not hold the token: the engine's read then says (and reads the store).
+// Nil tags hold.
+func (lt *localTags) hold(c *Cache, now time.Time) bool {
+	if lt == nil {
+		return true
+	}
+	for i := range lt.items {
+		ti := lt.items[i].Load()
+		if ti != nil && !ti.item.released.Load() && (ti.until.IsZero() || now.Before(ti.until)) {
+			ti.item.node.use() // a tag read on every hit of a hot entry stays as hot
+			continue
+		}
+		item, until, ok := c.mem.peek(lt.sks[i])
+		if !ok {
+			return false
+		}
+		if tok, ok := tokenOf(item.value); !ok || tok != lt.tags[i].Token {
+			return false
+		}
+		item.node.use()
+		lt.items[i].Store(&tokenItem{item: item, until: until})
+	}
+	return true
 }

@@ -43,6 +43,11 @@ type Stats struct {
 	// NearHits counts reads the near cache answered (see [WithNearCache]),
 	// with no store call.
 	NearHits uint64
+	// TagInvalidations counts the tags invalidated through this cache
+	// ([Cache.InvalidateTags], [Cache.InvalidateURL], unsafe requests), and
+	// Invalidated the stored values and responses found invalidated by a
+	// tag when read (each a miss, or a stale value under [SoftInvalidate]).
+	TagInvalidations, Invalidated uint64
 	// ErrorsByOp splits Errors by store operation (the names of [StoreOps]).
 	ErrorsByOp map[string]uint64
 	// BreakerState is the circuit breaker's state: "closed", "open" (on a
@@ -62,7 +67,7 @@ type counters struct {
 	hits, misses, errors, decodeErrors              counter
 	staleServed, refreshes, collapsed, computations counter
 	computeErrors, lockWaits, rejected, revalidated counter
-	nearHits                                        counter
+	nearHits, tagInvalidations, invalidated         counter
 	errorsByOp                                      [len(storeOps)]counter
 }
 
@@ -82,12 +87,13 @@ func (c *counter) Add(d uint64) {
 func (c *counter) Load() uint64 { return c.n.Load() }
 
 // namedCounts is how many counts all lists before errorsByOp's.
-const namedCounts = 13
+const namedCounts = 15
 
 // all lists the counts, in one fixed order.
 func (c *counters) all() []*counter {
 	all := []*counter{&c.hits, &c.misses, &c.errors, &c.decodeErrors, &c.staleServed, &c.refreshes,
-		&c.collapsed, &c.computations, &c.computeErrors, &c.lockWaits, &c.rejected, &c.revalidated, &c.nearHits}
+		&c.collapsed, &c.computations, &c.computeErrors, &c.lockWaits, &c.rejected, &c.revalidated, &c.nearHits,
+		&c.tagInvalidations, &c.invalidated}
 	for i := range c.errorsByOp {
 		all = append(all, &c.errorsByOp[i])
 	}
@@ -115,6 +121,7 @@ func snapshot(cs ...*counters) Stats {
 	s := Stats{
 		Hits: n[0], Misses: n[1], Errors: n[2], DecodeErrors: n[3], StaleServed: n[4], Refreshes: n[5],
 		Collapsed: n[6], Computations: n[7], ComputeErrors: n[8], LockWaits: n[9], Rejected: n[10], Revalidated: n[11], NearHits: n[12],
+		TagInvalidations: n[13], Invalidated: n[14],
 		ErrorsByOp: make(map[string]uint64, len(storeOps)),
 	}
 	for i, op := range storeOps {

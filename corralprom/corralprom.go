@@ -110,6 +110,8 @@ func New(c *corral.Cache, name string) *Collector {
 	add("evictions_total", "Entries the store evicted to stay within its bounds.", func(s corral.Stats) uint64 { return s.Evictions })
 	add("store_rejected_total", "Store calls not made because the circuit breaker was open.", func(s corral.Stats) uint64 { return s.Rejected })
 	add("near_hits_total", "Reads the near cache answered, with no store call.", func(s corral.Stats) uint64 { return s.NearHits })
+	add("tag_invalidations_total", "Tags invalidated through the cache.", func(s corral.Stats) uint64 { return s.TagInvalidations })
+	add("invalidated_total", "Stored values found invalidated by a tag when read.", func(s corral.Stats) uint64 { return s.Invalidated })
 	c.AddObserver(col)
 	return col
 }

@@ -16,7 +16,8 @@ import (
 //	[3]     format version
 //	[4]     flags: 1 = a cached "not found" (negative caching), whose
 //	        payload is the error's message; 2 = must revalidate: never
-//	        served stale; 4 = windows follow; 8 = the computation's time follows
+//	        served stale; 4 = windows follow; 8 = the computation's time
+//	        follows; 16 = tags follow
 //	[5:13]  written at, Unix nanoseconds, big-endian
 //	[13:21] fresh until, Unix nanoseconds (0: forever)
 //	[21:29] stale until, Unix nanoseconds (0: forever): how long an expired
@@ -25,6 +26,10 @@ import (
 //	        stale-if-error windows, seconds, big-endian uint32 each
 //	then, with flag 8 only: how long the computation of the value took,
 //	        microseconds, big-endian uint32 (at least 1)
+//	then, with flag 16 only: the value's tags: their number (uvarint, at
+//	        least 1), then for each its name's length (uvarint, at least 1)
+//	        and name, and the tag's token when the value was computed
+//	        (TokenSize bytes)
 //	then    the codec's bytes (a negative entry: the error's message)
 //
 // Anything else under a key (a value written by Set, an entry of another
@@ -37,10 +42,29 @@ const (
 	flagMustRe = 2
 	flagWindow = 4
 	flagTook   = 8
-	flags      = flagNeg | flagMustRe | flagWindow | flagTook
+	flagTags   = 16
+	flags      = flagNeg | flagMustRe | flagWindow | flagTook | flagTags
 	windowSize = 8
 	tookSize   = 4
+
+	// TokenSize is the size of a tag's token.
+	TokenSize = 16
+	// MaxTags is the most tags one entry holds, and MaxTagLen the longest
+	// tag name.
+	MaxTags   = 256
+	MaxTagLen = 512
 )
+
+// Token is a tag's token: what the store held under the tag when a value
+// was computed. An invalidation replaces it; a value whose tokens are not
+// all current is invalidated.
+type Token [TokenSize]byte
+
+// Tag is one tag of an entry, and its token when the value was computed.
+type Tag struct {
+	Name  string
+	Token Token
+}
 
 // Entry is a parsed envelope. Its Payload shares the bytes it was parsed from.
 type Entry struct {
@@ -58,6 +82,8 @@ type Entry struct {
 	// microseconds, at most about 71 minutes; 0: unknown), which
 	// refresh-ahead weighs (XFetch).
 	Took time.Duration
+	// Tags are the value's tags, each with its token (see Token).
+	Tags []Tag
 	// Payload is the codec's bytes; for a negative entry, the message of
 	// the error that was cached (empty for entries written before it was
 	// kept).
@@ -94,7 +120,7 @@ func Classify(data []byte, now time.Time) (Entry, State) {
 
 // Encode returns the stored form of e.
 func (e *Entry) Encode() []byte {
-	b := make([]byte, HeaderSize, HeaderSize+windowSize+tookSize+len(e.Payload))
+	b := make([]byte, HeaderSize, HeaderSize+windowSize+tookSize+tagsSize(e.Tags)+len(e.Payload))
 	copy(b, magic)
 	b[3] = version
 	if e.Negative {
@@ -114,6 +140,15 @@ func (e *Entry) Encode() []byte {
 	if e.Took > 0 {
 		b[4] |= flagTook
 		b = binary.BigEndian.AppendUint32(b, micros(e.Took))
+	}
+	if len(e.Tags) > 0 {
+		b[4] |= flagTags
+		b = binary.AppendUvarint(b, uint64(len(e.Tags)))
+		for _, t := range e.Tags {
+			b = binary.AppendUvarint(b, uint64(len(t.Name)))
+			b = append(b, t.Name...)
+			b = append(b, t.Token[:]...)
+		}
 	}
 	return append(b, e.Payload...)
 }
@@ -172,7 +207,55 @@ func (e Entry) parseExtras(flag byte) (Entry, bool) {
 			return Entry{}, false
 		}
 	}
+	if flag&flagTags != 0 {
+		return e.parseTags()
+	}
 	return e, true
+}
+
+// parseTags reads the tags from the front of e.Payload. Encode writes them
+// only when there are some, each named, at most MaxTags of names of at
+// most MaxTagLen bytes, and its varints minimal: anything else is not one
+// of ours.
+func (e Entry) parseTags() (Entry, bool) {
+	n, p, ok := uvarint(e.Payload, MaxTags)
+	if !ok || n == 0 {
+		return Entry{}, false
+	}
+	e.Tags = make([]Tag, n)
+	for i := range e.Tags {
+		var l uint64
+		if l, p, ok = uvarint(p, MaxTagLen); !ok || l == 0 || uint64(len(p)) < l+TokenSize {
+			return Entry{}, false
+		}
+		e.Tags[i].Name = string(p[:l])
+		copy(e.Tags[i].Token[:], p[l:])
+		p = p[l+TokenSize:]
+	}
+	e.Payload = p
+	return e, true
+}
+
+// uvarint reads a minimally encoded uvarint of at most limit from the front
+// of p, and returns it with the rest of p.
+func uvarint(p []byte, limit uint64) (uint64, []byte, bool) {
+	v, n := binary.Uvarint(p)
+	if n <= 0 || v > limit || n != len(binary.AppendUvarint(nil, v)) {
+		return 0, nil, false
+	}
+	return v, p[n:], true
+}
+
+// tagsSize is the size of the encoded tags.
+func tagsSize(tags []Tag) int {
+	if len(tags) == 0 {
+		return 0
+	}
+	n := binary.MaxVarintLen64
+	for _, t := range tags {
+		n += binary.MaxVarintLen64 + len(t.Name) + TokenSize
+	}
+	return n
 }
 
 // Fresh reports whether the value may be served as it is at now.

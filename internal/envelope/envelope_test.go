@@ -13,6 +13,8 @@ func FuzzEnvelope(f *testing.F) {
 	f.Add(e.Encode())
 	e.Took, e.SWR = 30*time.Millisecond, time.Minute
 	f.Add(e.Encode())
+	e.Tags = []Tag{{Name: "product:42", Token: Token{1, 2, 3}}, {Name: "route:/p/{id}"}}
+	f.Add(e.Encode())
 	f.Add((&Entry{Negative: true, WrittenAt: fromUnixNano(1), Payload: []byte("user 42: not found")}).Encode())
 	f.Add([]byte("\xC0RL\x02 newer format"))
 	f.Add([]byte("{\"json\":1}"))
@@ -79,5 +81,22 @@ func TestEncodeKeepsTookAndMessage(t *testing.T) {
 	zero[HeaderSize+3] = 0 // a zero time: Encode never writes it
 	if _, ok := Parse(zero); ok {
 		t.Error("Parse accepted a zero computation time")
+	}
+}
+
+func TestEncodeKeepsTags(t *testing.T) {
+	e := Entry{WrittenAt: time.Unix(5, 0), Took: time.Millisecond, Payload: []byte("v"),
+		Tags: []Tag{{Name: "product:42", Token: Token{9, 8, 7}}, {Name: "org:7", Token: Token{15: 1}}}}
+	got, ok := Parse(e.Encode())
+	if !ok || len(got.Tags) != 2 || got.Tags[0] != e.Tags[0] || got.Tags[1] != e.Tags[1] ||
+		string(got.Payload) != "v" || got.Took != time.Millisecond {
+		t.Fatalf("Parse(Encode(%+v)) = %+v, %v", e, got, ok)
+	}
+	data := e.Encode()
+	for _, cut := range []int{1, TokenSize, TokenSize + 2} { // a tag cut short is not an envelope
+		trunc := append([]byte(nil), data[:len(data)-len("v")-cut]...)
+		if _, ok := Parse(trunc); ok {
+			t.Errorf("cut by %d: accepted", cut)
+		}
 	}
 }

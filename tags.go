@@ -1,0 +1,421 @@
+package corral
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/corralhq/corral/internal/envelope"
+)
+
+// Tags name what a value was computed from, so that one call drops every
+// value computed from it: [Cache.InvalidateTags].
+//
+// Each tag has a token in the store, under the key "t|" + tag of the
+// cache's namespace: 16 bytes, the time it was set and 8 random bytes. A
+// value records, in its entry, the token of each of its tags when it was
+// computed; a read checks that every token is still the one recorded
+// (one batched store read, or, on the memory store and the near cache, one
+// atomic load per tag once the tokens are known). InvalidateTags replaces
+// the tokens: one write per tag, whatever the number of values that carry
+// it, and no set of keys anywhere, so it works the same on Redis Cluster. A
+// token that is missing (evicted, cleared) answers no value: a value can be
+// dropped by it, never brought back.
+
+// MaxTags is the most tags one value or response carries, and MaxTagLen the
+// longest tag. A computation that adds more, or an empty or longer tag, is
+// served to its callers but not stored.
+const (
+	MaxTags   = envelope.MaxTags
+	MaxTagLen = envelope.MaxTagLen
+)
+
+// Tags tags every value of a GetOrSet or Memoize call (or every response of
+// a route) with tags, for [Cache.InvalidateTags]. Tags are names of your
+// choosing ("product:42", "org:7"); see also [Tag] for tags known only
+// while computing. It panics on an empty tag, one over [MaxTagLen] bytes,
+// or more than [MaxTags].
+func Tags(tags ...string) MemoOption {
+	if err := checkTags(tags); err != nil {
+		panic("corral: Tags: " + err.Error())
+	}
+	tags = slices.Clone(tags)
+	return func(c *memoConfig) { c.tags = appendTags(c.tags, tags...) }
+}
+
+// Tag adds tags to the value being computed, when called from within a
+// computation with the context it was given: a GetOrSet or Memoize
+// function, or a handler behind the middleware (its request's context):
+//
+//	func loadProduct(ctx context.Context, id int) (Product, error) {
+//		corral.Tag(ctx, "product:"+strconv.Itoa(id))
+//		return db.Product(ctx, id)
+//	}
+//
+// Call it before reading what the tag names: an invalidation by this
+// process after the call keeps the value from being stored; one by
+// another instance sharing the store is seen only from when the value is
+// stored (a static tag ([Tags]) is watched from the start of the
+// computation). Outside a computation it does nothing. An empty tag, one
+// over [MaxTagLen] bytes, or more than [MaxTags] in all keep the value from
+// being stored (it is still returned), and are logged. Tags are not
+// inherited: a value computed from a tagged memoized value carries only its
+// own tags.
+func Tag(ctx context.Context, tags ...string) {
+	ts, _ := ctx.Value(tagSetKey{}).(*tagSet)
+	if ts == nil || len(tags) == 0 {
+		return
+	}
+	ts.add(tags, nil)
+}
+
+// tagAgain adds the tags of a stored entry to the computation that
+// revalidates it.
+func tagAgain(ctx context.Context, tags []envelope.Tag) {
+	if len(tags) == 0 {
+		return
+	}
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.Name
+	}
+	Tag(ctx, names...)
+}
+
+// RouteTag is the tag every response stored by the middleware carries for
+// its route: route is the route's label in [Cache.HTTPStats] (the
+// gorilla/mux template, the ServeMux pattern, or the [RouteName]).
+// InvalidateTags(ctx, RouteTag("/products/{id}")) drops every response of
+// the route.
+func RouteTag(route string) string { return "route:" + route }
+
+// InvalidateTags makes every value and response that carries any of tags a
+// miss, on every instance that shares the store: their next read computes
+// them again (or, with [SoftInvalidate], serves them stale while one
+// refresh runs). It costs one store write per tag. A computation of a
+// tagged value in this process that is running when its tag is invalidated
+// returns its value to its callers but does not store it. Invalidated
+// entries stay in the store until their TTL or eviction. It returns an
+// error wrapping [ErrUnavailable] when the store could not be written, and
+// one wrapping [ErrInvalidKey] for an empty tag or one over [MaxTagLen].
+func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
+	var errs []error
+	for _, tag := range tags {
+		if err := checkTags([]string{tag}); err != nil {
+			errs = append(errs, failure("invalidate", "", ErrInvalidKey, err))
+			continue
+		}
+		if err := c.invalidateTag(ctx, tag); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// invalidateTag replaces tag's token.
+func (c *Cache) invalidateTag(ctx context.Context, tag string) error {
+	sk, err := c.tagKey(tag)
+	if err != nil {
+		return err
+	}
+	c.writes.noted(sk) // before the write: a computation that learnt the tag before it does not store
+	tok := newToken(true)
+	err = c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, tok[:], tagTTL) })
+	if err != nil {
+		return c.failed(opSet, "tag "+tag, err)
+	}
+	c.stats.tagInvalidations.Add(1)
+	return nil
+}
+
+// tagTTL is how long a tag's token lives: forever. A token evicted or
+// cleared only drops the values that carry it.
+const tagTTL = 0
+
+// tagKey is the store key of a tag's token.
+func (c *Cache) tagKey(tag string) (string, error) { return c.key("t|" + tag) }
+
+// checkTags says what is wrong with tags, if anything.
+func checkTags(tags []string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("%d tags, the limit is %d", len(tags), MaxTags)
+	}
+	for _, t := range tags {
+		switch {
+		case t == "":
+			return errors.New("empty tag")
+		case len(t) > MaxTagLen:
+			return fmt.Errorf("tag %.40q... is %d bytes, the limit is %d", t, len(t), MaxTagLen)
+		}
+	}
+	return nil
+}
+
+// appendTags appends the tags that dst does not hold yet.
+func appendTags(dst []string, tags ...string) []string {
+	for _, t := range tags {
+		if !slices.Contains(dst, t) {
+			dst = append(dst, t)
+		}
+	}
+	return dst
+}
+
+// newToken returns a new token: the time now, then random bytes, whose first
+// bit says whether an invalidation set it (else a first write of the tag).
+func newToken(invalidation bool) envelope.Token {
+	var t envelope.Token
+	binary.BigEndian.PutUint64(t[:8], uint64(time.Now().UnixNano()))
+	_, _ = rand.Read(t[8:])
+	t[8] &^= 0x80
+	if invalidation {
+		t[8] |= 0x80
+	}
+	return t
+}
+
+// tokenOf reads a stored token; anything else (garbage, a value someone
+// wrote under the tag's key) is no token, and matches none.
+func tokenOf(data []byte) (envelope.Token, bool) {
+	var t envelope.Token
+	if len(data) != envelope.TokenSize {
+		return t, false
+	}
+	copy(t[:], data)
+	return t, true
+}
+
+// invalidatedAt is when an invalidation set t; zero when t was a tag's first
+// token.
+func invalidatedAt(t envelope.Token) time.Time {
+	if t[8]&0x80 == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(t[:8])))
+}
+
+// tagSetKey is the context key of the computation's tags.
+type tagSetKey struct{}
+
+// tagSet is the tags of the value a computation computes, each with its
+// mark (this process's writes of its key) when the computation learnt it.
+type tagSet struct {
+	c     *Cache
+	start time.Time // when the computation began
+	mu    sync.Mutex
+	tags  []string
+	sks   []string
+	marks []mark
+	known map[string]envelope.Token // tokens read for the static tags
+	bad   error                     // the first tag that keeps the value from being stored
+}
+
+// newTagSet returns the tag set of a computation that starts now with the
+// static tags.
+func (c *Cache) newTagSet(static ...[]string) *tagSet {
+	ts := &tagSet{c: c, start: time.Now()}
+	for _, tags := range static {
+		ts.add(tags, nil)
+	}
+	return ts
+}
+
+// add adds tags learnt now (or with the given store keys, already made).
+func (ts *tagSet) add(tags []string, sks []string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for i, t := range tags {
+		if slices.Contains(ts.tags, t) {
+			continue
+		}
+		if err := checkTags([]string{t}); err != nil {
+			ts.fail(err)
+			continue
+		}
+		if len(ts.tags) == MaxTags {
+			ts.fail(fmt.Errorf("more than %d tags", MaxTags))
+			return
+		}
+		var sk string
+		if sks != nil {
+			sk = sks[i]
+		} else if k, err := ts.c.tagKey(t); err == nil {
+			sk = k
+		} else {
+			ts.fail(err)
+			continue
+		}
+		ts.tags, ts.sks = append(ts.tags, t), append(ts.sks, sk)
+		ts.marks = append(ts.marks, ts.c.writes.markOf(sk))
+	}
+}
+
+func (ts *tagSet) fail(err error) {
+	if ts.bad == nil {
+		ts.bad = err
+	}
+}
+
+// snapshot is the tag set's tags, store keys and marks now.
+func (ts *tagSet) snapshot() (tags, sks []string, marks []mark, bad error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return slices.Clone(ts.tags), slices.Clone(ts.sks), slices.Clone(ts.marks), ts.bad
+}
+
+// watch reads the tokens of the static tags before the computation runs,
+// so that an invalidation by any instance while it runs drops the value.
+func (ts *tagSet) watch(ctx context.Context) {
+	if len(ts.tags) == 0 {
+		return
+	}
+	tags, sks, _, _ := ts.snapshot()
+	toks, err := ts.c.tokens(ctx, sks)
+	if err != nil {
+		return // read again when storing
+	}
+	ts.known = make(map[string]envelope.Token, len(tags))
+	for i, t := range tags {
+		if tok, ok := toks[i]; ok {
+			ts.known[t] = tok
+		}
+	}
+}
+
+// stamp returns the tags of the value to store, each with its token, or
+// why the value is not stored: a bad tag, a store that cannot say, or an
+// invalidation of one of them since the computation learnt it.
+func (ts *tagSet) stamp(ctx context.Context) ([]envelope.Tag, string) {
+	tags, sks, marks, bad := ts.snapshot()
+	if bad != nil {
+		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "corral: a computation's tags keep its value from being stored",
+			slog.Any("error", bad))
+		return nil, "tags"
+	}
+	if len(tags) == 0 {
+		return nil, ""
+	}
+	out := make([]envelope.Tag, len(tags))
+	var rest []int
+	for i, t := range tags {
+		out[i].Name = t
+		if tok, ok := ts.known[t]; ok {
+			out[i].Token = tok
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) > 0 {
+		restSKs := make([]string, len(rest))
+		for n, i := range rest {
+			restSKs[n] = sks[i]
+		}
+		toks, err := ts.c.tokens(ctx, restSKs)
+		if err != nil {
+			return nil, "store-unavailable"
+		}
+		for n, i := range rest {
+			tok, ok := toks[n]
+			if !ok {
+				return nil, "store-unavailable"
+			}
+			out[i].Token = tok
+		}
+	}
+	for i, t := range out {
+		if ts.c.writes.wroteSince(sks[i], marks[i]) || invalidatedAt(t.Token).After(ts.start) {
+			return nil, "invalidated"
+		}
+	}
+	return out, ""
+}
+
+// tokens returns the current token of each tag's store key, by position,
+// making one for each tag that has none. A position left out has no token
+// (the store refused it).
+func (c *Cache) tokens(ctx context.Context, sks []string) (map[int]envelope.Token, error) {
+	got, err := c.getMany(ctx, sks)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]envelope.Token, len(sks))
+	for i, sk := range sks {
+		if tok, ok := tokenOf(got[sk]); ok {
+			out[i] = tok
+			continue
+		}
+		tok, err := c.firstToken(ctx, sk, got[sk] != nil)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = tok
+	}
+	return out, nil
+}
+
+// firstToken gives a tag that has no token its first one (replacing
+// garbage), or returns the one another writer gave it first.
+func (c *Cache) firstToken(ctx context.Context, sk string, garbage bool) (envelope.Token, error) {
+	tok := newToken(false)
+	if garbage {
+		err := c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, tok[:], tagTTL) })
+		return tok, err
+	}
+	var added bool
+	err := c.call(ctx, opAdd, sk, func(ctx context.Context) (err error) {
+		added, err = c.store.Add(ctx, sk, tok[:], tagTTL)
+		return err
+	})
+	if err != nil || added {
+		return tok, err
+	}
+	data, err := c.get(ctx, sk)
+	if err != nil {
+		return tok, err
+	}
+	if t, ok := tokenOf(data); ok {
+		return t, nil
+	}
+	return tok, errors.New("tag token unreadable")
+}
+
+// tagsHold reports whether every tag of an entry still holds the token the
+// entry recorded, and when the latest of those that do not was invalidated
+// (zero when one of them has no token: evicted, cleared, garbage).
+func (c *Cache) tagsHold(ctx context.Context, tags []envelope.Tag) (hold bool, at time.Time, err error) {
+	if len(tags) == 0 {
+		return true, time.Time{}, nil
+	}
+	sks := make([]string, len(tags))
+	for i, t := range tags {
+		if sks[i], err = c.tagKey(t.Name); err != nil {
+			return false, time.Time{}, nil
+		}
+	}
+	got, err := c.getMany(ctx, sks)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	hold = true
+	for i, t := range tags {
+		tok, ok := tokenOf(got[sks[i]])
+		if ok && tok == t.Token {
+			continue
+		}
+		inv := invalidatedAt(tok)
+		if !ok || inv.IsZero() {
+			return false, time.Time{}, nil
+		}
+		if inv.After(at) { // the latest: the value is stale from then
+			at = inv
+		}
+		hold = false
+	}
+	return hold, at, nil
+}
