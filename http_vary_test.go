@@ -12,16 +12,6 @@ import (
 	"github.com/corralhq/corral"
 )
 
-// byLanguage answers in the request's Accept-Language and says so in Vary,
-// counting its calls.
-func byLanguage(vary string) *counting {
-	return &counting{serve: func(w http.ResponseWriter, r *http.Request, n int32) {
-		w.Header().Set("Vary", vary)
-		w.Header().Set("Cache-Control", "max-age=600")
-		fmt.Fprintf(w, "%s call %d", r.Header.Get("Accept-Language"), n)
-	}}
-}
-
 // TestHTTPVaryVariants: a response whose Vary names a header the key does
 // not hold is stored as one variant of its URL (RFC 9111 4.1), selected by
 // the request's value of it; before, it was not stored at all.

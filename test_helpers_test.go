@@ -42,3 +42,13 @@ func users(ids []int) map[int]string {
 	}
 	return out
 }
+
+// byLanguage answers in the request's Accept-Language and says so in Vary,
+// counting its calls.
+func byLanguage(vary string) *counting {
+	return &counting{serve: func(w http.ResponseWriter, r *http.Request, n int32) {
+		w.Header().Set("Vary", vary)
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "%s call %d", r.Header.Get("Accept-Language"), n)
+	}}
+}
