@@ -210,7 +210,7 @@ func (c *Cache) readable(ctx context.Context, key string, data []byte) ([]byte, 
 	default:
 		return nil, false, nil
 	}
-	hold, _, err := c.tagsHold(ctx, e.Tags)
+	hold, _, err := c.tagsHold(ctx, e.Tags, nil)
 	switch {
 	case err != nil:
 		return nil, false, c.failed(opGetMany, key, err)

@@ -167,6 +167,9 @@ type basis struct {
 	storeDown bool // the read failed: do not read or write the store again
 	mark      mark // the key's writes when the caller read it
 	reread    bool // read again whatever the mark says
+	// tokens are the tokens of the call's known tags, read with the key
+	// (nil: not read).
+	tokens *prefetched
 }
 
 // lookup reads the key: a fresh value (or cached "not found") answers; an
@@ -180,7 +183,7 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 			return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: writtenAt}}
 		}
 	}
-	data, err := j.c.get(ctx, j.sk)
+	data, pre, err := j.read(ctx)
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			_ = j.c.failed(opGet, j.key, err) // counted and logged; the store is a miss
@@ -189,16 +192,48 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 			}
 			return lookedUp[T]{basis: basis{storeDown: true}}
 		}
-		return lookedUp[T]{}
+		return lookedUp[T]{basis: basis{tokens: pre}}
 	}
-	return j.found(ctx, data, time.Now())
+	l := j.found(ctx, data, time.Now(), pre)
+	l.tokens = pre
+	return l
+}
+
+// read reads the key and, from a store across the network, the tokens of
+// the tags the call knows it will carry (Tags, the middleware's route and
+// URL) in the same round trip: a hit of a value tagged by them needs no
+// other, and neither does a miss before it computes.
+func (j *job[T]) read(ctx context.Context) ([]byte, *prefetched, error) {
+	if j.c.local || j.c.near != nil || len(j.cfg.tags)+len(j.tags) == 0 {
+		data, err := j.c.get(ctx, j.sk)
+		return data, nil, err
+	}
+	pre := &prefetched{}
+	sks := []string{j.sk}
+	for _, tags := range [][]string{j.cfg.tags, j.tags} {
+		for _, t := range tags {
+			if sk, err := j.c.tagKey(t); err == nil {
+				sks = append(sks, sk)
+			}
+		}
+	}
+	got, err := j.c.getMany(ctx, sks)
+	if err != nil {
+		return nil, nil, err
+	}
+	pre.sks, pre.got = sks[1:], got
+	data, ok := got[j.sk]
+	if !ok {
+		return nil, pre, ErrNotFound
+	}
+	return data, pre, nil
 }
 
 // found says what the bytes read under the key are for this caller at now.
-func (j *job[T]) found(ctx context.Context, data []byte, now time.Time) lookedUp[T] {
+func (j *job[T]) found(ctx context.Context, data []byte, now time.Time, pre *prefetched) lookedUp[T] {
 	e, state := envelope.Classify(data, now)
 	if len(e.Tags) > 0 && state != envelope.Dead {
-		if l, ok := j.invalidated(ctx, e, now); ok {
+		if l, ok := j.invalidated(ctx, e, now, pre); ok {
 			return l
 		}
 	}
@@ -232,8 +267,8 @@ func (j *job[T]) found(ctx context.Context, data []byte, now time.Time) lookedUp
 // with what the caller gets when one of them was invalidated: a miss, or,
 // under SoftInvalidate, the value served stale from the invalidation on
 // while a refresh runs. A store that cannot say is a failed read.
-func (j *job[T]) invalidated(ctx context.Context, e envelope.Entry, now time.Time) (lookedUp[T], bool) {
-	hold, at, err := j.c.tagsHold(ctx, e.Tags)
+func (j *job[T]) invalidated(ctx context.Context, e envelope.Entry, now time.Time, pre *prefetched) (lookedUp[T], bool) {
+	hold, at, err := j.c.tagsHold(ctx, e.Tags, pre)
 	switch {
 	case err != nil:
 		_ = j.c.failed(opGetMany, j.key, err)
@@ -518,6 +553,7 @@ func (j *job[T]) compute(ctx context.Context, fn func(context.Context, func()) (
 
 	storeDown := b.storeDown
 	tags := j.c.newTagSet(j.cfg.tags, j.tags)
+	tags.pre = b.tokens
 	cctx = context.WithValue(cctx, tagSetKey{}, tags)
 	var until time.Time
 	if !storeDown && (b.reread || j.cfg.lock || j.c.writes.wroteSince(j.sk, b.mark)) {
@@ -591,7 +627,7 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 func (j *job[T]) storedSince(ctx context.Context, data []byte) (got computed[T], ok bool) {
 	e, state := envelope.Classify(data, time.Now())
 	if len(e.Tags) > 0 {
-		if hold, _, err := j.c.tagsHold(ctx, e.Tags); err != nil || !hold {
+		if hold, _, err := j.c.tagsHold(ctx, e.Tags, nil); err != nil || !hold {
 			return got, false
 		}
 	}

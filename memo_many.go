@@ -152,7 +152,7 @@ func (m *manyLoader[K, V]) read(ctx context.Context, items []*item[K, V], out ma
 	for _, it := range rest {
 		it.j.draw = draw
 		if raw, ok := data[it.j.sk]; ok {
-			it.l = it.j.found(ctx, raw, now)
+			it.l = it.j.found(ctx, raw, now, nil)
 		}
 		it.l.storeDown = storeDown
 		switch {

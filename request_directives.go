@@ -103,7 +103,7 @@ func (m *cachedHandler) read(ctx context.Context, key, sk string) (*recorded, en
 	if state != envelope.Fresh && state != envelope.Expired {
 		return nil, e, errUnusable
 	}
-	if hold, _, err := m.c.tagsHold(ctx, e.Tags); err != nil || !hold {
+	if hold, _, err := m.c.tagsHold(ctx, e.Tags, nil); err != nil || !hold {
 		if err != nil {
 			_ = m.c.failed(opGetMany, key, err)
 			return nil, envelope.Entry{}, err

@@ -213,6 +213,7 @@ type tagSet struct {
 	sks   []string
 	marks []mark
 	known map[string]envelope.Token // tokens read for the static tags
+	pre   *prefetched               // tokens read with the key, if any
 	bad   error                     // the first tag that keeps the value from being stored
 }
 
@@ -276,7 +277,7 @@ func (ts *tagSet) watch(ctx context.Context) {
 		return
 	}
 	tags, sks, _, _ := ts.snapshot()
-	toks, err := ts.c.tokens(ctx, sks)
+	toks, err := ts.c.tokens(ctx, sks, ts.pre)
 	if err != nil {
 		return // read again when storing
 	}
@@ -316,7 +317,7 @@ func (ts *tagSet) stamp(ctx context.Context) ([]envelope.Tag, string) {
 		for n, i := range rest {
 			restSKs[n] = sks[i]
 		}
-		toks, err := ts.c.tokens(ctx, restSKs)
+		toks, err := ts.c.tokens(ctx, restSKs, nil)
 		if err != nil {
 			return nil, "store-unavailable"
 		}
@@ -336,11 +337,55 @@ func (ts *tagSet) stamp(ctx context.Context) ([]envelope.Tag, string) {
 	return out, ""
 }
 
+// prefetched is what a read found under tags' store keys (absent from got:
+// nothing).
+type prefetched struct {
+	sks []string
+	got map[string][]byte
+}
+
+// lookup returns what the read found under sk, and whether it read sk.
+func (p *prefetched) lookup(sk string) ([]byte, bool) {
+	if p == nil || !slices.Contains(p.sks, sk) {
+		return nil, false
+	}
+	return p.got[sk], true
+}
+
+// readTags returns what the store holds under sks: from pre where it was read
+// already, the rest in one read.
+func (c *Cache) readTags(ctx context.Context, sks []string, pre *prefetched) (map[string][]byte, error) {
+	var rest []string
+	for _, sk := range sks {
+		if _, ok := pre.lookup(sk); !ok {
+			rest = append(rest, sk)
+		}
+	}
+	if len(rest) == len(sks) {
+		return c.getMany(ctx, sks)
+	}
+	got := make(map[string][]byte, len(sks))
+	if len(rest) > 0 {
+		read, err := c.getMany(ctx, rest)
+		if err != nil {
+			return nil, err
+		}
+		for sk, data := range read {
+			got[sk] = data
+		}
+	}
+	for _, sk := range sks {
+		if data, ok := pre.lookup(sk); ok && data != nil {
+			got[sk] = data
+		}
+	}
+	return got, nil
+}
+
 // tokens returns the current token of each tag's store key, by position,
-// making one for each tag that has none. A position left out has no token
-// (the store refused it).
-func (c *Cache) tokens(ctx context.Context, sks []string) (map[int]envelope.Token, error) {
-	got, err := c.getMany(ctx, sks)
+// making one for each tag that has none (pre: what a read just found).
+func (c *Cache) tokens(ctx context.Context, sks []string, pre *prefetched) (map[int]envelope.Token, error) {
+	got, err := c.readTags(ctx, sks, pre)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +433,7 @@ func (c *Cache) firstToken(ctx context.Context, sk string, garbage bool) (envelo
 // tagsHold reports whether every tag of an entry still holds the token the
 // entry recorded, and when the latest of those that do not was invalidated
 // (zero when one of them has no token: evicted, cleared, garbage).
-func (c *Cache) tagsHold(ctx context.Context, tags []envelope.Tag) (hold bool, at time.Time, err error) {
+func (c *Cache) tagsHold(ctx context.Context, tags []envelope.Tag, pre *prefetched) (hold bool, at time.Time, err error) {
 	if len(tags) == 0 {
 		return true, time.Time{}, nil
 	}
@@ -398,7 +443,7 @@ func (c *Cache) tagsHold(ctx context.Context, tags []envelope.Tag) (hold bool, a
 			return false, time.Time{}, nil
 		}
 	}
-	got, err := c.getMany(ctx, sks)
+	got, err := c.readTags(ctx, sks, pre)
 	if err != nil {
 		return false, time.Time{}, err
 	}

@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/corralhq/corral"
+	"github.com/corralhq/corral/internal/redistest"
+	"github.com/corralhq/corral/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// tagCaches are the caches the tag benchmarks run on: the memory store, and
+// Redis over loopback (no near cache: every hit reads the store).
+func tagCaches(b *testing.B) map[string]*corral.Cache {
+	mem := corral.NewMemoryStore()
+	b.Cleanup(func() { mem.Close() })
+	srv := redistest.Start(b)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+	b.Cleanup(func() { client.Close() })
+	return map[string]*corral.Cache{"memory": corral.New(mem), "redis": corral.New(redisstore.New(client))}
+}
+
+var tagStores = []string{"memory", "redis"}
+
+// BenchmarkTagHit: the cost of tags on a hit. Memoize (int key, small
+// struct): untagged (baseline), two static tags (Tags), two tags added by
+// Tag inside the function. The middleware (2 kB): a response with only the
+// URL tag every stored response carries (baseline), and one with two more
+// in its Surrogate-Key.
+func BenchmarkTagHit(b *testing.B) {
+	ctx := context.Background()
+	caches := tagCaches(b)
+	for _, store := range tagStores {
+		c := caches[store]
+		fns := []struct {
+			name string
+			opts []corral.MemoOption
+			fn   func(ctx context.Context, id int) (stats, error)
+		}{
+			{"baseline", nil, func(context.Context, int) (stats, error) { return value, nil }},
+			{"static-2", []corral.MemoOption{corral.Tags("org:7", "catalog")}, func(context.Context, int) (stats, error) { return value, nil }},
+			{"dynamic-2", nil, func(ctx context.Context, _ int) (stats, error) {
+				corral.Tag(ctx, "org:7", "catalog")
+				return value, nil
+			}},
+		}
+		for _, f := range fns {
+			m := corral.Memoize(c, "stats-"+f.name, time.Minute, f.fn, f.opts...)
+			m(ctx, 42)
+			b.Run("memoize-"+store+"/"+f.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if v, err := m(ctx, 42); err != nil || v.Orders != 42 {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+	body := bytes.Repeat([]byte("x"), 2<<10)
+	for _, store := range tagStores {
+		c := caches[store]
+		for _, row := range []struct{ name, keys string }{{"baseline", ""}, {"surrogate-2", "org-7 catalog"}} {
+			inner := origin(body)
+			h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if row.keys != "" {
+					w.Header().Set("Surrogate-Key", row.keys)
+				}
+				inner.ServeHTTP(w, r)
+			}), corral.TTL(time.Minute))
+			r := httptest.NewRequest("GET", "/dashboard?range=7d&row="+row.name, nil)
+			w := &discard{h: http.Header{}}
+			h.ServeHTTP(w, r)
+			b.Run("http-2kB-"+store+"/"+row.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(w.h)
+					h.ServeHTTP(w, r)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkInvalidateTags: one InvalidateTags of one tag (one store write),
+// on the memory store and on Redis; and, with two instances on one Redis
+// each with a near cache, the time from its return until the other
+// instance's next read of a value with that tag computes it again (p50,
+// p99).
+func BenchmarkInvalidateTags(b *testing.B) {
+	ctx := context.Background()
+	caches := tagCaches(b)
+	for _, store := range tagStores {
+		c := caches[store]
+		b.Run("call/"+store, func(b *testing.B) {
+			for b.Loop() {
+				if err := c.InvalidateTags(ctx, "product:42"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	srv := redistest.Start(b)
+	instance := func() *corral.Cache {
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+		b.Cleanup(func() { client.Close() })
+		return corral.New(redisstore.New(client), corral.WithNearCache(64<<20, time.Minute))
+	}
+	writer, reader := instance(), instance()
+	var runs int
+	read := corral.Memoize(reader, "product", time.Minute, func(ctx context.Context, id int) (int, error) {
+		corral.Tag(ctx, "product:42")
+		runs++ // the benchmark's goroutine only: one reader
+		return runs, nil
+	})
+	b.Run("seen-by-other-near/redis", func(b *testing.B) {
+		var took []time.Duration
+		for b.Loop() {
+			before, _ := read(ctx, 42)
+			warmNear(b, reader, true, func() { read(ctx, 42) })
+			if err := writer.InvalidateTags(ctx, "product:42"); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			for v, _ := read(ctx, 42); v == before; v, _ = read(ctx, 42) {
+				time.Sleep(10 * time.Microsecond) // polling; Redis and the reader's channel need the CPU
+			}
+			took = append(took, time.Since(start))
+		}
+		slices.Sort(took)
+		b.ReportMetric(float64(took[len(took)/2].Microseconds()), "p50-us")
+		b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-us")
+	})
+}
