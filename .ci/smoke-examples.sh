@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the mux-api example (GET twice: a hit; an authenticated PUT; GET:
 # computed again; a 2 s route under a one-minute router: its TTL holds) and
-# the multi-instance demo against a redis-server of its own.
+# the multi-instance demo against a redis-server of its own, and the tags
+# demo (a PUT invalidates its product's page, JSON and listing by tag).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -44,3 +45,7 @@ for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sle
 out=$(go run ./_examples/multi-instance -demo -redis "127.0.0.1:$port" -a 127.0.0.1:0 -b 127.0.0.1:0)
 echo "$out"
 case "$out" in *"0 failed, origin ran 1 time"*) ;; *) echo "multi-instance: not computed once"; exit 1 ;; esac
+
+out=$(go run ./_examples/tags -demo)
+echo "$out"
+case "$out" in *"tags demo: ok"*) ;; *) echo "tags: the PUT did not invalidate exactly its product's views"; exit 1 ;; esac
