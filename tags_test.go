@@ -552,3 +552,38 @@ func TestTagsAcrossInstances(t *testing.T) {
 		})
 	}
 }
+
+// A response that varies on a header its key does not hold is stored as
+// one variant of its URL; its tags and its URL's tag drop it too.
+func TestTagsOnVaryVariants(t *testing.T) {
+	c := corral.New(newMemory(t))
+	h := &counting{serve: func(w http.ResponseWriter, r *http.Request, n int32) {
+		lang := r.Header.Get("Accept-Language")
+		w.Header().Set("Vary", "Accept-Language")
+		w.Header().Set("Surrogate-Key", "lang-"+lang)
+		fmt.Fprintf(w, "%s call %d", lang, n)
+	}}
+	srv := c.Handler(h, corral.TTL(time.Minute))
+	for _, lang := range []string{"en", "fr", "en", "fr"} {
+		do(srv, "GET", "/v", "Accept-Language", lang)
+	}
+	for _, lang := range []string{"en", "fr"} {
+		if w := do(srv, "GET", "/v", "Accept-Language", lang); !isHit(w) {
+			t.Fatalf("%s not stored: %s", lang, w.Header().Get("Cache-Status"))
+		}
+	}
+	if err := c.InvalidateTags(context.Background(), "lang-fr"); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(srv, "GET", "/v", "Accept-Language", "fr"); isHit(w) {
+		t.Fatal("the fr variant is a hit after InvalidateTags of its Surrogate-Key")
+	}
+	if err := c.InvalidateURL(context.Background(), "/v"); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "fr"} {
+		if w := do(srv, "GET", "/v", "Accept-Language", lang); isHit(w) {
+			t.Fatalf("%s is a hit after InvalidateURL of its path on every host", lang)
+		}
+	}
+}

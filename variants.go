@@ -76,6 +76,12 @@ func (c *computation) learned(ctx context.Context, rec *recorded) *recorded {
 	if !vd.store {
 		return rec
 	}
+	if ts, _ := ctx.Value(tagSetKey{}).(*tagSet); ts != nil {
+		var why string
+		if vd.tags, why = ts.stamp(ctx); why != "" {
+			return rec // not stored: neither is the record
+		}
+	}
 	vs := &variants{names: rec.vary, nonce: rand.Text()}
 	values := selectingValues(c.r, vs.names)
 	vsk, err := m.c.key(variantKey(c.key, vs, values))

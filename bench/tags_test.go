@@ -138,3 +138,62 @@ func BenchmarkInvalidateTags(b *testing.B) {
 		b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-us")
 	})
 }
+
+// BenchmarkTagHitPaired alternates blocks of untagged hits and of hits
+// tagged twice more, on the memory store, Memoize and the middleware, and
+// reports each one's time per hit and their ratio: pairing cancels this
+// machine's drift, which is larger than the difference.
+func BenchmarkTagHitPaired(b *testing.B) {
+	ctx := context.Background()
+	mem := corral.NewMemoryStore()
+	b.Cleanup(func() { mem.Close() })
+	c := corral.New(mem)
+	memo := func(name string, opts ...corral.MemoOption) func() {
+		m := corral.Memoize(c, name, time.Minute, func(context.Context, int) (stats, error) { return value, nil }, opts...)
+		return func() {
+			if v, err := m(ctx, 42); err != nil || v.Orders != 42 {
+				b.Fatal(err)
+			}
+		}
+	}
+	page := func(path, keys string) func() {
+		inner := origin(bytes.Repeat([]byte("x"), 2<<10))
+		h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if keys != "" {
+				w.Header().Set("Surrogate-Key", keys)
+			}
+			inner.ServeHTTP(w, r)
+		}), corral.TTL(time.Minute))
+		r := httptest.NewRequest("GET", path, nil)
+		w := &discard{h: http.Header{}}
+		return func() { clear(w.h); h.ServeHTTP(w, r) }
+	}
+	for _, kind := range []struct {
+		name         string
+		plain, tagged func()
+	}{
+		{"memoize", memo("plain"), memo("tagged", corral.Tags("org:7", "catalog"))},
+		{"http-2kB", page("/a?range=7d", ""), page("/b?range=7d", "org-7 catalog")},
+	} {
+		kind.plain()
+		kind.tagged()
+		b.Run(kind.name+"/tagged-over-untagged", func(b *testing.B) {
+			const block = 100
+			var tp, tt time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				for range block {
+					kind.plain()
+				}
+				t1 := time.Now()
+				for range block {
+					kind.tagged()
+				}
+				tp, tt = tp+t1.Sub(t0), tt+time.Since(t1)
+			}
+			b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N*block), "untagged-ns/hit")
+			b.ReportMetric(float64(tt.Nanoseconds())/float64(b.N*block), "tagged-ns/hit")
+			b.ReportMetric(float64(tt)/float64(tp), "ratio")
+		})
+	}
+}
