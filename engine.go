@@ -51,8 +51,8 @@ type verdict struct {
 	// the envelope keeps: see envelope.Entry.
 	mustRevalidate bool
 	swr, sie       time.Duration
-	took           time.Duration  // how long the computation took, which the envelope keeps (refresh-ahead)
-	tags           []envelope.Tag // the value's tags with their tokens, which the envelope keeps
+	took           time.Duration // how long the computation took, which the envelope keeps (refresh-ahead)
+	tags           stamped       // the value's tags with their tokens, which the envelope keeps
 }
 
 // job is one read-through call.
@@ -664,8 +664,10 @@ func (j *job[T]) persist(ctx context.Context, p *pending, r ran[T], storeDown bo
 		j.c.stats.computeErrors.Add(1)
 		if j.cfg.caches(r.err) && !storeDown {
 			e, ttl := j.cfg.negativeEntry(j.c, r.err)
-			if e.Tags, got.verdict.reason = r.tags.stamp(ctx); got.verdict.reason == "" {
-				j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl)
+			var st stamped
+			if st, got.verdict.reason = r.tags.stamp(ctx); got.verdict.reason == "" {
+				e.Tags = st.tags
+				j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl, st.creates)
 			}
 		}
 		return got, r.err
@@ -724,7 +726,7 @@ func (j *job[T]) store(ctx context.Context, p *pending, v T, vd verdict) (bool, 
 	if !ok {
 		return false, nil
 	}
-	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl), e.Payload
+	return j.c.storeEntry(ctx, p, j.sk, j.key, &e, ttl, vd.tags.creates), e.Payload
 }
 
 // entry encodes v in an envelope for the verdict, and returns it with how
@@ -745,7 +747,7 @@ func (j *job[T]) entry(ctx context.Context, v T, vd verdict) (envelope.Entry, ti
 			slog.String("key", j.key), slog.Any("error", err))
 		return envelope.Entry{}, 0, false
 	}
-	e := envelope.Entry{WrittenAt: time.Now(), Payload: payload, MustRevalidate: vd.mustRevalidate, SWR: vd.swr, SIE: vd.sie, Took: vd.took, Tags: vd.tags}
+	e := envelope.Entry{WrittenAt: time.Now(), Payload: payload, MustRevalidate: vd.mustRevalidate, SWR: vd.swr, SIE: vd.sie, Took: vd.took, Tags: vd.tags.tags}
 	return e, j.expiries(&e, ttl, vd), true
 }
 
@@ -770,13 +772,14 @@ func (j *job[T]) expiries(e *envelope.Entry, ttl time.Duration, vd verdict) time
 	return ttl + max(window, vd.keep)
 }
 
-// storeEntry writes e under sk unless a write overtook the computation, and
-// reports whether it stored. A failure to store is counted and otherwise
-// ignored: the value is served.
-func (c *Cache) storeEntry(ctx context.Context, p *pending, sk, key string, e *envelope.Entry, ttl time.Duration) bool {
+// storeEntry writes e under sk, with the tag tokens it created, unless a
+// write overtook the computation, and reports whether it stored. A failure
+// to store is counted and otherwise ignored: the value is served.
+func (c *Cache) storeEntry(ctx context.Context, p *pending, sk, key string, e *envelope.Entry, ttl time.Duration, creates []tokenWrite) bool {
 	data := e.Encode()
 	stored := false
 	p.storeUnlessOvertaken(func() {
+		defer c.createTokens(ctx, creates, ttl)()
 		err := c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
 		if err != nil {
 			_ = c.failed(opSet, key, err)

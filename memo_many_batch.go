@@ -188,18 +188,20 @@ func (b *batch[K, V]) persist(ctx context.Context, todo []*item[K, V], r ran[map
 		return
 	}
 	var w batchWrite[K, V]
-	var tags []envelope.Tag
+	var tags stamped
 	why := ""
 	if !b.storeDown {
 		tags, why = r.tags.stamp(ctx)
 	}
+	storeTTL, _ := b.m.c.ttl(b.m.ttl)
+	defer b.m.c.createTokens(ctx, tags.creates, storeTTL)() // written with the entries, before the callers go
 	for _, it := range todo {
 		v, ok := vals[it.k]
 		if !ok {
 			it.err = b.m.missing()
 			if b.m.cfg.notFound != nil && !b.storeDown && why == "" {
 				e, ttl := b.m.cfg.negativeEntry(b.m.c, it.err)
-				e.Tags = tags
+				e.Tags = tags.tags
 				w.add(nil, it, e.Encode(), ttl)
 			}
 			continue

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -126,7 +127,7 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) error {
 	}
 	c.writes.noted(sk) // before the write: a computation that learnt the tag before it does not store
 	tok := newToken(true)
-	err = c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, tok[:], tagTTL) })
+	err = c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, tok[:], invalidationTTL) })
 	if err != nil {
 		return c.failed(opSet, "tag "+tag, err)
 	}
@@ -134,9 +135,24 @@ func (c *Cache) invalidateTag(ctx context.Context, tag string) error {
 	return nil
 }
 
-// tagTTL is how long a tag's token lives: forever. A token evicted or
-// cleared only drops the values that carry it.
-const tagTTL = 0
+// How long tokens live. A token that is gone only makes the values that
+// carry it misses, so tokens expire rather than pile up (one per URL the
+// middleware stored): a tag's first token lives twice as long as the entry
+// it was created with (at least minTokenTTL; forever with it), and an
+// invalidation's lives invalidationTTL.
+const (
+	minTokenTTL     = time.Hour
+	invalidationTTL = 24 * time.Hour
+)
+
+// tokenTTL is how long a token created with an entry kept for entryTTL
+// (0: forever) lives.
+func tokenTTL(entryTTL time.Duration) time.Duration {
+	if entryTTL <= 0 {
+		return 0
+	}
+	return max(2*entryTTL, minTokenTTL)
+}
 
 // tagKey is the store key of a tag's token.
 func (c *Cache) tagKey(tag string) (string, error) { return c.key("t|" + tag) }
@@ -206,15 +222,16 @@ type tagSetKey struct{}
 // tagSet is the tags of the value a computation computes, each with its
 // mark (this process's writes of its key) when the computation learnt it.
 type tagSet struct {
-	c     *Cache
-	start time.Time // when the computation began
-	mu    sync.Mutex
-	tags  []string
-	sks   []string
-	marks []mark
-	known map[string]envelope.Token // tokens read for the static tags
-	pre   *prefetched               // tokens read with the key, if any
-	bad   error                     // the first tag that keeps the value from being stored
+	c       *Cache
+	start   time.Time // when the computation began
+	mu      sync.Mutex
+	tags    []string
+	sks     []string
+	marks   []mark
+	known   map[string]envelope.Token // tokens read for the static tags
+	pre     *prefetched               // tokens read with the key, if any
+	watched *prefetched               // what watch read
+	bad     error                     // the first tag that keeps the value from being stored
 }
 
 // newTagSet returns the tag set of a computation that starts now with the
@@ -272,69 +289,93 @@ func (ts *tagSet) snapshot() (tags, sks []string, marks []mark, bad error) {
 
 // watch reads the tokens of the static tags before the computation runs,
 // so that an invalidation by any instance while it runs drops the value.
+// A tag that has none yet gets one when the value is stored.
 func (ts *tagSet) watch(ctx context.Context) {
 	if len(ts.tags) == 0 {
 		return
 	}
 	tags, sks, _, _ := ts.snapshot()
-	toks, err := ts.c.tokens(ctx, sks, ts.pre)
+	got, err := ts.c.readTags(ctx, sks, ts.pre)
 	if err != nil {
 		return // read again when storing
 	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
 	ts.known = make(map[string]envelope.Token, len(tags))
+	ts.watched = &prefetched{sks: sks, got: got}
 	for i, t := range tags {
-		if tok, ok := toks[i]; ok {
+		if tok, ok := tokenOf(got[sks[i]]); ok {
 			ts.known[t] = tok
 		}
 	}
 }
 
+// stamped is what a value's entry records of its tags, and the tokens to
+// create with it for the tags that have none.
+type stamped struct {
+	tags    []envelope.Tag
+	creates []tokenWrite
+}
+
+// tokenWrite is a token to write with an entry: a tag's first, added only
+// if the tag still has none (an invalidation in between wins), or one that
+// replaces what is not a token.
+type tokenWrite struct {
+	sk        string
+	tok       envelope.Token
+	overwrite bool
+}
+
 // stamp returns the tags of the value to store, each with its token, or
 // why the value is not stored: a bad tag, a store that cannot say, or an
 // invalidation of one of them since the computation learnt it.
-func (ts *tagSet) stamp(ctx context.Context) ([]envelope.Tag, string) {
+func (ts *tagSet) stamp(ctx context.Context) (stamped, string) {
 	tags, sks, marks, bad := ts.snapshot()
 	if bad != nil {
 		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "corral: a computation's tags keep its value from being stored",
 			slog.Any("error", bad))
-		return nil, "tags"
+		return stamped{}, "tags"
 	}
 	if len(tags) == 0 {
-		return nil, ""
+		return stamped{}, ""
 	}
-	out := make([]envelope.Tag, len(tags))
-	var rest []int
+	ts.mu.Lock()
+	known := maps.Clone(ts.known)
+	ts.mu.Unlock()
+	st := stamped{tags: make([]envelope.Tag, len(tags))}
+	var need []string
 	for i, t := range tags {
-		out[i].Name = t
-		if tok, ok := ts.known[t]; ok {
-			out[i].Token = tok
-		} else {
-			rest = append(rest, i)
+		st.tags[i].Name = t
+		if _, ok := known[t]; !ok {
+			need = append(need, sks[i])
 		}
 	}
-	if len(rest) > 0 {
-		restSKs := make([]string, len(rest))
-		for n, i := range rest {
-			restSKs[n] = sks[i]
-		}
-		toks, err := ts.c.tokens(ctx, restSKs, nil)
-		if err != nil {
-			return nil, "store-unavailable"
-		}
-		for n, i := range rest {
-			tok, ok := toks[n]
-			if !ok {
-				return nil, "store-unavailable"
+	got, err := ts.c.readTags(ctx, need, ts.watched) // the tags learnt since watch
+	if err != nil {
+		return stamped{}, "store-unavailable"
+	}
+	for i, t := range tags {
+		tok, ok := known[t]
+		if !ok {
+			if tok, ok = tokenOf(got[sks[i]]); !ok {
+				tok = newToken(false)
+				st.creates = append(st.creates, tokenWrite{sk: sks[i], tok: tok, overwrite: got[sks[i]] != nil})
 			}
-			out[i].Token = tok
 		}
-	}
-	for i, t := range out {
-		if ts.c.writes.wroteSince(sks[i], marks[i]) || invalidatedAt(t.Token).After(ts.start) {
-			return nil, "invalidated"
+		if ts.c.writes.wroteSince(sks[i], marks[i]) || invalidatedAt(tok).After(ts.start) {
+			return stamped{}, "invalidated"
 		}
+		st.tags[i].Token = tok
 	}
-	return out, ""
+	ts.mu.Lock() // another entry of the computation (a variant and its record) records the same tokens
+	if ts.known == nil {
+		ts.known = make(map[string]envelope.Token, len(tags))
+	}
+	for _, t := range st.tags {
+		ts.known[t.Name] = t.Token
+	}
+	ts.mu.Unlock()
+	return st, ""
 }
 
 // prefetched is what a read found under tags' store keys (absent from got:
@@ -382,52 +423,40 @@ func (c *Cache) readTags(ctx context.Context, sks []string, pre *prefetched) (ma
 	return got, nil
 }
 
-// tokens returns the current token of each tag's store key, by position,
-// making one for each tag that has none (pre: what a read just found).
-func (c *Cache) tokens(ctx context.Context, sks []string, pre *prefetched) (map[int]envelope.Token, error) {
-	got, err := c.readTags(ctx, sks, pre)
-	if err != nil {
-		return nil, err
+// createTokens writes the tokens an entry created, alongside the entry's
+// own write (on a store across the network, at the same time: the miss
+// costs no more round trips), and returns the function that waits for
+// them. A token that could not be written only makes the entry a miss.
+func (c *Cache) createTokens(ctx context.Context, creates []tokenWrite, entryTTL time.Duration) (wait func()) {
+	if len(creates) == 0 {
+		return func() {}
 	}
-	out := make(map[int]envelope.Token, len(sks))
-	for i, sk := range sks {
-		if tok, ok := tokenOf(got[sk]); ok {
-			out[i] = tok
-			continue
+	ttl := tokenTTL(entryTTL)
+	write := func(w tokenWrite) {
+		if w.overwrite {
+			_ = c.call(ctx, opSet, w.sk, func(ctx context.Context) error { return c.store.Set(ctx, w.sk, w.tok[:], ttl) })
+			return
 		}
-		tok, err := c.firstToken(ctx, sk, got[sk] != nil)
-		if err != nil {
-			return nil, err
+		_ = c.call(ctx, opAdd, w.sk, func(ctx context.Context) error {
+			_, err := c.store.Add(ctx, w.sk, w.tok[:], ttl)
+			return err
+		})
+	}
+	if c.local {
+		for _, w := range creates {
+			write(w)
 		}
-		out[i] = tok
+		return func() {}
 	}
-	return out, nil
-}
-
-// firstToken gives a tag that has no token its first one (replacing
-// garbage), or returns the one another writer gave it first.
-func (c *Cache) firstToken(ctx context.Context, sk string, garbage bool) (envelope.Token, error) {
-	tok := newToken(false)
-	if garbage {
-		err := c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, tok[:], tagTTL) })
-		return tok, err
+	var wg sync.WaitGroup
+	for _, w := range creates {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			write(w)
+		}()
 	}
-	var added bool
-	err := c.call(ctx, opAdd, sk, func(ctx context.Context) (err error) {
-		added, err = c.store.Add(ctx, sk, tok[:], tagTTL)
-		return err
-	})
-	if err != nil || added {
-		return tok, err
-	}
-	data, err := c.get(ctx, sk)
-	if err != nil {
-		return tok, err
-	}
-	if t, ok := tokenOf(data); ok {
-		return t, nil
-	}
-	return tok, errors.New("tag token unreadable")
+	return wg.Wait
 }
 
 // tagsHold reports whether every tag of an entry still holds the token the

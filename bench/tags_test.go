@@ -169,7 +169,7 @@ func BenchmarkTagHitPaired(b *testing.B) {
 		return func() { clear(w.h); h.ServeHTTP(w, r) }
 	}
 	for _, kind := range []struct {
-		name         string
+		name          string
 		plain, tagged func()
 	}{
 		{"memoize", memo("plain"), memo("tagged", corral.Tags("org:7", "catalog"))},
