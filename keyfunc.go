@@ -89,7 +89,7 @@ func (m *cachedHandler) keyOf(r *http.Request, kb *keyBuf) (key, sk, refusal str
 	start := len(kb.b)
 	m.defaultKey(kb, r)
 	key = kb.view(start)
-	if len(key) > MaxKeyLen || !plainKey(key) { // hashed, as Cache.key does
+	if len(key) > MaxKeyLen || !kb.plain(start) { // hashed, as Cache.key does
 		return m.storeKey(strings.Clone(key))
 	}
 	return key, kb.view(0), ""
@@ -179,16 +179,16 @@ func (k keyConfig) writeURL(b *keyBuf, r *http.Request) {
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
-	b.put("h|")
+	b.putPlain("h|")
 	escapeTo(b, method, "")
 	if r.TLS != nil {
-		b.put("|https|")
+		b.putPlain("|https|")
 	} else {
-		b.put("|http|")
+		b.putPlain("|http|")
 	}
 	escapeTo(b, r.Host, "")
 	b.putByte('|')
-	escapeTo(b, r.URL.EscapedPath(), "")
+	writePath(b, r.URL)
 	b.putByte('|')
 	if !k.noQuery {
 		k.writeQuery(b, r.URL.RawQuery)
@@ -284,22 +284,28 @@ func (k keyConfig) writeQuery(b *keyBuf, raw string) {
 	}
 }
 
-// escapeTo writes s with '%', '|' and the bytes in extra percent-encoded.
+// escapeTo writes s with '%', '|' and the bytes in extra percent-encoded,
+// noting in b whether s holds a byte that makes the key need plainKey's scan.
 func escapeTo(b *keyBuf, s, extra string) {
 	const hex = "0123456789ABCDEF"
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c != '%' && c != '|' && (extra == "" || strings.IndexByte(extra, c) < 0) {
+		t := keyBytes[c]
+		if t&(keyEscape|keyScan) == 0 && extra == "" {
 			continue
 		}
-		b.put(s[start:i])
-		b.putByte('%')
-		b.putByte(hex[c>>4])
-		b.putByte(hex[c&15])
+		if t&keyScan != 0 {
+			b.scan = true
+		}
+		if t&keyEscape == 0 && strings.IndexByte(extra, c) < 0 {
+			continue
+		}
+		b.b = append(b.b, s[start:i]...)
+		b.b = append(b.b, '%', hex[c>>4], hex[c&15])
 		start = i + 1
 	}
-	b.put(s[start:])
+	b.b = append(b.b, s[start:]...)
 }
 
 // plainSorted reports whether a raw query's parameter names need no decoding
