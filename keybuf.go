@@ -58,6 +58,9 @@ var keyBytes = func() (t [256]uint8) {
 		if !safeByte(byte(c)) || c == '#' {
 			t[c] |= keyScan
 		}
+		if c == '&' || c == '=' || c == '%' || c == '+' {
+			t[c] |= keyQuery
+		}
 		if !pathAsIs(byte(c)) {
 			t[c] |= keyPathEscape
 		}
@@ -69,6 +72,7 @@ const (
 	keyEscape     = 1 << iota // percent-encoded in every key part
 	keyScan                   // unsafe, or '#': the key needs plainKey's scan
 	keyPathEscape             // changed by URL.EscapedPath (RFC 3986 3.3)
+	keyQuery                  // a query's separators, and what a name to decode holds
 )
 
 // pathAsIs reports whether URL.EscapedPath leaves c as it is in a path: an

@@ -27,6 +27,10 @@ func FuzzKeyBuf(f *testing.F) {
 	f.Add("h{", "/a%2Fb", "/a%2Fb", "q=#sha256=", "#sha256=")
 	f.Add("h", "*", "", "a=|", "\x00")
 	f.Add("h", "/é", "", "a+b=1", "")
+	f.Add("h", "/", "", "a=1&&b=2", "")
+	f.Add("h", "/", "", "b=1&a=2|", "")
+	f.Add("h", "/", "", "a=1&b=%7C&b&c=+%", "")
+	f.Add("h", "/", "", "a%41=1", "")
 	k := keyConfig{vary: []string{"X-V"}}
 	f.Fuzz(func(t *testing.T, host, path, rawPath, query, v string) {
 		for _, extra := range []string{"", ";,"} {
@@ -35,6 +39,15 @@ func FuzzKeyBuf(f *testing.F) {
 			if want := escapeRef(v, extra); b.String() != want {
 				t.Fatalf("escapeTo(%q, %q) = %q, want %q", v, extra, b.String(), want)
 			}
+		}
+		var q keyBuf
+		q.putPlain("x")
+		if ok := writeSorted(&q, query); ok != plainSortedRef(query) {
+			t.Fatalf("writeSorted(%q) = %v, want %v", query, ok, !ok)
+		} else if want := "x" + escapeRef(query, ""); ok && q.String() != want {
+			t.Fatalf("writeSorted(%q) wrote %q, want %q", query, q.String(), want)
+		} else if !ok && (q.String() != "x" || q.scan) {
+			t.Fatalf("writeSorted(%q) failed, leaving %q (scan %v)", query, q.String(), q.scan)
 		}
 		u := &url.URL{Path: path, RawPath: rawPath, RawQuery: query}
 		var p, want keyBuf
@@ -65,4 +78,18 @@ func escapeRef(s, extra string) string {
 		}
 	}
 	return b.String()
+}
+
+// plainSortedRef is writeSorted's condition: every pair has a name that
+// needs no decoding, and the names are in order.
+func plainSortedRef(raw string) bool {
+	prev := ""
+	for i, pair := range strings.Split(raw, "&") {
+		name, _, _ := strings.Cut(pair, "=")
+		if pair == "" || strings.ContainsAny(name, "%+") || (i > 0 && name < prev) {
+			return false
+		}
+		prev = name
+	}
+	return true
 }

@@ -256,8 +256,7 @@ func (k keyConfig) writeQuery(b *keyBuf, raw string) {
 	if raw == "" {
 		return
 	}
-	if k.query == nil && plainSorted(raw) {
-		escapeTo(b, raw, "") // already in key order: no need to split
+	if k.query == nil && writeSorted(b, raw) { // already in key order: no need to split
 		return
 	}
 	type param struct{ name, raw string }
@@ -308,31 +307,51 @@ func escapeTo(b *keyBuf, s, extra string) {
 	b.b = append(b.b, s[start:]...)
 }
 
-// plainSorted reports whether a raw query's parameter names need no decoding
-// and are already in order (the common case), so that it is its own key part.
-func plainSorted(raw string) bool {
-	prevStart, prevEnd := 0, 0 // the previous name is raw[prevStart:prevEnd]
-	start := 0
-	inName := true
-	nameEnd := -1
+// writeSorted writes a raw query as escapeTo would when its parameter names
+// need no decoding and are already in order (the common case: then it is its
+// own key part), and reports whether it did; else it writes nothing.
+func writeSorted(b *keyBuf, raw string) bool {
+	const hex = "0123456789ABCDEF"
+	mark, scan := len(b.b), b.scan
+	prev := ""              // the previous parameter's name
+	start, nameEnd := 0, -1 // the pair being read starts at start; its name ends at nameEnd (-1: not yet)
+	from := 0               // raw[from:] is not written yet
 	for i := 0; i <= len(raw); i++ {
-		if i == len(raw) || raw[i] == '&' {
-			if nameEnd < 0 {
+		if i < len(raw) {
+			c := raw[i]
+			t := keyBytes[c]
+			if t&(keyEscape|keyScan|keyQuery) == 0 {
+				continue
+			}
+			if nameEnd < 0 && (c == '%' || c == '+') { // a name to decode
+				b.b, b.scan = b.b[:mark], scan
+				return false
+			}
+			if nameEnd < 0 && c == '=' {
 				nameEnd = i
 			}
-			if i == start || (start > 0 && raw[start:nameEnd] < raw[prevStart:prevEnd]) {
-				return false // an empty pair, or out of order
+			if t&keyScan != 0 {
+				b.scan = true
 			}
-			prevStart, prevEnd = start, nameEnd
-			start, inName, nameEnd = i+1, true, -1
-			continue
+			if t&keyEscape != 0 {
+				b.b = append(b.b, raw[from:i]...)
+				b.b = append(b.b, '%', hex[c>>4], hex[c&15])
+				from = i + 1
+			}
+			if c != '&' {
+				continue
+			}
 		}
-		switch c := raw[i]; {
-		case inName && c == '=':
-			inName, nameEnd = false, i
-		case inName && (c == '%' || c == '+'):
+		if nameEnd < 0 { // raw[start:i] is a pair without a value
+			nameEnd = i
+		}
+		name := raw[start:nameEnd]
+		if i == start || (start > 0 && name < prev) { // an empty pair, or out of order
+			b.b, b.scan = b.b[:mark], scan
 			return false
 		}
+		prev, start, nameEnd = name, i+1, -1
 	}
+	b.b = append(b.b, raw[from:]...)
 	return true
 }
