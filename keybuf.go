@@ -28,6 +28,12 @@ func (k *keyBuf) putPlain(s string) { k.b = append(k.b, s...) }
 // putByte writes c, a separator: a safe byte other than '#'.
 func (k *keyBuf) putByte(c byte) { k.b = append(k.b, c) }
 
+// putEscaped writes c percent-encoded.
+func (k *keyBuf) putEscaped(c byte) {
+	const hex = "0123456789ABCDEF"
+	k.b = append(k.b, '%', hex[c>>4], hex[c&15])
+}
+
 func (k *keyBuf) grow(n int)     { k.b = slices.Grow(k.b, n) }
 func (k *keyBuf) String() string { return string(k.b) }
 
@@ -49,7 +55,7 @@ func (k *keyBuf) view(from int) string {
 // not tell.
 func (k *keyBuf) plain(from int) bool { return !k.scan || plainKey(k.view(from)) }
 
-// keyBytes classifies the bytes of the parts of a key, for escapeTo.
+// keyBytes classifies bytes for escapeTo, writePath and writeSorted.
 var keyBytes = func() (t [256]uint8) {
 	for c := range 256 {
 		if c == '%' || c == '|' {

@@ -286,7 +286,6 @@ func (k keyConfig) writeQuery(b *keyBuf, raw string) {
 // escapeTo writes s with '%', '|' and the bytes in extra percent-encoded,
 // noting in b whether s holds a byte that makes the key need plainKey's scan.
 func escapeTo(b *keyBuf, s, extra string) {
-	const hex = "0123456789ABCDEF"
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -301,7 +300,7 @@ func escapeTo(b *keyBuf, s, extra string) {
 			continue
 		}
 		b.b = append(b.b, s[start:i]...)
-		b.b = append(b.b, '%', hex[c>>4], hex[c&15])
+		b.putEscaped(c)
 		start = i + 1
 	}
 	b.b = append(b.b, s[start:]...)
@@ -311,7 +310,6 @@ func escapeTo(b *keyBuf, s, extra string) {
 // need no decoding and are already in order (the common case: then it is its
 // own key part), and reports whether it did; else it writes nothing.
 func writeSorted(b *keyBuf, raw string) bool {
-	const hex = "0123456789ABCDEF"
 	mark, scan := len(b.b), b.scan
 	prev := ""              // the previous parameter's name
 	start, nameEnd := 0, -1 // the pair being read starts at start; its name ends at nameEnd (-1: not yet)
@@ -335,7 +333,7 @@ func writeSorted(b *keyBuf, raw string) bool {
 			}
 			if t&keyEscape != 0 {
 				b.b = append(b.b, raw[from:i]...)
-				b.b = append(b.b, '%', hex[c>>4], hex[c&15])
+				b.putEscaped(c)
 				from = i + 1
 			}
 			if c != '&' {
