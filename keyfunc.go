@@ -89,7 +89,7 @@ func (m *cachedHandler) keyOf(r *http.Request, kb *keyBuf) (key, sk, refusal str
 	start := len(kb.b)
 	m.defaultKey(kb, r)
 	key = kb.view(start)
-	if len(key) > MaxKeyLen || !plainKey(key) { // hashed, as Cache.key does
+	if len(key) > MaxKeyLen || !kb.plain(start) { // hashed, as Cache.key does
 		return m.storeKey(strings.Clone(key))
 	}
 	return key, kb.view(0), ""
@@ -179,16 +179,16 @@ func (k keyConfig) writeURL(b *keyBuf, r *http.Request) {
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
-	b.put("h|")
+	b.putPlain("h|")
 	escapeTo(b, method, "")
 	if r.TLS != nil {
-		b.put("|https|")
+		b.putPlain("|https|")
 	} else {
-		b.put("|http|")
+		b.putPlain("|http|")
 	}
 	escapeTo(b, r.Host, "")
 	b.putByte('|')
-	escapeTo(b, r.URL.EscapedPath(), "")
+	writePath(b, r.URL)
 	b.putByte('|')
 	if !k.noQuery {
 		k.writeQuery(b, r.URL.RawQuery)
@@ -256,8 +256,7 @@ func (k keyConfig) writeQuery(b *keyBuf, raw string) {
 	if raw == "" {
 		return
 	}
-	if k.query == nil && plainSorted(raw) {
-		escapeTo(b, raw, "") // already in key order: no need to split
+	if k.query == nil && writeSorted(b, raw) { // already in key order: no need to split
 		return
 	}
 	type param struct{ name, raw string }
@@ -284,49 +283,73 @@ func (k keyConfig) writeQuery(b *keyBuf, raw string) {
 	}
 }
 
-// escapeTo writes s with '%', '|' and the bytes in extra percent-encoded.
+// escapeTo writes s with '%', '|' and the bytes in extra percent-encoded,
+// noting in b whether s holds a byte that makes the key need plainKey's scan.
 func escapeTo(b *keyBuf, s, extra string) {
-	const hex = "0123456789ABCDEF"
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c != '%' && c != '|' && (extra == "" || strings.IndexByte(extra, c) < 0) {
+		t := keyBytes[c]
+		if t&(keyEscape|keyScan) == 0 && extra == "" {
 			continue
 		}
-		b.put(s[start:i])
-		b.putByte('%')
-		b.putByte(hex[c>>4])
-		b.putByte(hex[c&15])
+		if t&keyScan != 0 {
+			b.scan = true
+		}
+		if t&keyEscape == 0 && strings.IndexByte(extra, c) < 0 {
+			continue
+		}
+		b.b = append(b.b, s[start:i]...)
+		b.putEscaped(c)
 		start = i + 1
 	}
-	b.put(s[start:])
+	b.b = append(b.b, s[start:]...)
 }
 
-// plainSorted reports whether a raw query's parameter names need no decoding
-// and are already in order (the common case), so that it is its own key part.
-func plainSorted(raw string) bool {
-	prevStart, prevEnd := 0, 0 // the previous name is raw[prevStart:prevEnd]
-	start := 0
-	inName := true
-	nameEnd := -1
+// writeSorted writes a raw query as escapeTo would when its parameter names
+// need no decoding and are already in order (the common case: then it is its
+// own key part), and reports whether it did; else it writes nothing.
+func writeSorted(b *keyBuf, raw string) bool {
+	mark, scan := len(b.b), b.scan
+	prev := ""              // the previous parameter's name
+	start, nameEnd := 0, -1 // the pair being read starts at start; its name ends at nameEnd (-1: not yet)
+	from := 0               // raw[from:] is not written yet
 	for i := 0; i <= len(raw); i++ {
-		if i == len(raw) || raw[i] == '&' {
-			if nameEnd < 0 {
+		if i < len(raw) {
+			c := raw[i]
+			t := keyBytes[c]
+			if t&(keyEscape|keyScan|keyQuery) == 0 {
+				continue
+			}
+			if nameEnd < 0 && (c == '%' || c == '+') { // a name to decode
+				b.b, b.scan = b.b[:mark], scan
+				return false
+			}
+			if nameEnd < 0 && c == '=' {
 				nameEnd = i
 			}
-			if i == start || (start > 0 && raw[start:nameEnd] < raw[prevStart:prevEnd]) {
-				return false // an empty pair, or out of order
+			if t&keyScan != 0 {
+				b.scan = true
 			}
-			prevStart, prevEnd = start, nameEnd
-			start, inName, nameEnd = i+1, true, -1
-			continue
+			if t&keyEscape != 0 {
+				b.b = append(b.b, raw[from:i]...)
+				b.putEscaped(c)
+				from = i + 1
+			}
+			if c != '&' {
+				continue
+			}
 		}
-		switch c := raw[i]; {
-		case inName && c == '=':
-			inName, nameEnd = false, i
-		case inName && (c == '%' || c == '+'):
+		if nameEnd < 0 { // raw[start:i] is a pair without a value
+			nameEnd = i
+		}
+		name := raw[start:nameEnd]
+		if i == start || (start > 0 && name < prev) { // an empty pair, or out of order
+			b.b, b.scan = b.b[:mark], scan
 			return false
 		}
+		prev, start, nameEnd = name, i+1, -1
 	}
+	b.b = append(b.b, raw[from:]...)
 	return true
 }

@@ -91,7 +91,11 @@ func (m *cachedHandler) replay(w http.ResponseWriter, r *http.Request, resp *res
 // that an append to it copies, and returns block.
 func putField(h http.Header, block []string, name string, values []string) []string {
 	start := len(block)
-	block = append(block, values...)
+	if len(values) == 1 { // most fields: one store, not a call to copy
+		block = append(block, values[0])
+	} else {
+		block = append(block, values...)
+	}
 	h[name] = block[start:len(block):len(block)]
 	return block
 }
