@@ -94,9 +94,16 @@ func (c *Cache) Handler(h http.Handler, opts ...HTTPOption) http.Handler {
 const surrogateCapability = httpcache.Target + `="Surrogate/1.0"`
 
 type cachedHandler struct {
-	c    *Cache
-	next http.Handler
-	cfg  *httpConfig
+	c     *Cache
+	next  http.Handler
+	cfg   *httpConfig
+	first atomic.Pointer[routeCount] // the counters of the first route it counted
+}
+
+// routeCount is a route's label and its counters.
+type routeCount struct {
+	label string
+	rc    *routeCounters
 }
 
 // ServeHTTP serves r through the cache: GET and HEAD from a stored response

@@ -146,12 +146,27 @@ func ageValue(initial int64, d time.Duration) []string {
 // finish counts o for r's route and logs it at debug level.
 func (m *cachedHandler) finish(r *http.Request, o outcome, key string) {
 	label := m.routeLabel(r)
-	m.c.routes.counters(label).n[o.decision].Add(1)
+	m.countersOf(label).n[o.decision].Add(1)
 	if m.c.log.Enabled(r.Context(), slog.LevelDebug) {
 		m.c.log.LogAttrs(context.Background(), slog.LevelDebug, "corral: http",
 			slog.String("route", label), slog.String("key", strings.Clone(key)), // key may be a keyBuf view
 			slog.String("decision", decisionNames[o.decision]), slog.String("detail", o.detail))
 	}
+}
+
+// countersOf returns the counters of the route labelled label: without a
+// lookup for the first route the handler counted (a route's own Handler
+// counts no other), else from the cache's.
+func (m *cachedHandler) countersOf(label string) *routeCounters {
+	first := m.first.Load()
+	if first != nil && first.label == label {
+		return first.rc
+	}
+	rc := m.c.routes.counters(label)
+	if first == nil {
+		m.first.CompareAndSwap(nil, &routeCount{label: label, rc: rc})
+	}
+	return rc
 }
 
 // routeLabel is the label of r's route in HTTPStats: the gorilla/mux route
