@@ -776,11 +776,20 @@ func (j *job[T]) expiries(e *envelope.Entry, ttl time.Duration, vd verdict) time
 // write overtook the computation, and reports whether it stored. A failure
 // to store is counted and otherwise ignored: the value is served.
 func (c *Cache) storeEntry(ctx context.Context, p *pending, sk, key string, e *envelope.Entry, ttl time.Duration, creates []tokenWrite) bool {
-	data := e.Encode()
 	stored := false
 	p.storeUnlessOvertaken(func() {
-		defer c.createTokens(ctx, creates, ttl)()
-		err := c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
+		tokens := c.createTokens(ctx, creates, ttl)
+		if c.local { // the tokens first: the entry records those another writer created
+			adopt(e, tokens())
+		}
+		set := func(data []byte) error {
+			return c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, data, ttl) })
+		}
+		err := set(e.Encode())
+		if adopted := tokens(); err == nil && !c.local && len(adopted) > 0 {
+			adopt(e, adopted)
+			err = set(e.Encode())
+		}
 		if err != nil {
 			_ = c.failed(opSet, key, err)
 			return
@@ -791,6 +800,13 @@ func (c *Cache) storeEntry(ctx context.Context, p *pending, sk, key string, e *e
 		c.writes.noted(sk) // a caller that read a miss before this re-reads it
 	}
 	return stored
+}
+
+// adopt makes e record the tokens another writer created for its tags.
+func adopt(e *envelope.Entry, tokens map[int]envelope.Token) {
+	for i, tok := range tokens {
+		e.Tags[i].Token = tok
+	}
 }
 
 func (cfg *memoConfig) jittered(ttl time.Duration) time.Duration {

@@ -99,40 +99,41 @@ func RouteTag(route string) string { return "route:" + route }
 // InvalidateTags makes every value and response that carries any of tags a
 // miss, on every instance that shares the store: their next read computes
 // them again (or, with [SoftInvalidate], serves them stale while one
-// refresh runs). It costs one store write per tag. A computation of a
-// tagged value in this process that is running when its tag is invalidated
-// returns its value to its callers but does not store it. Invalidated
-// entries stay in the store until their TTL or eviction. It returns an
-// error wrapping [ErrUnavailable] when the store could not be written, and
-// one wrapping [ErrInvalidKey] for an empty tag or one over [MaxTagLen].
+// refresh runs). It writes one token per tag, in one round trip where the
+// store allows ([BatchSetter]). A computation of a tagged value in this
+// process that is running when its tag is invalidated returns its value to
+// its callers but does not store it. Invalidated entries stay in the store
+// until their TTL or eviction. It returns an error wrapping
+// [ErrUnavailable] when the store could not be written (nothing is
+// invalidated then, or only some tags), and one wrapping [ErrInvalidKey]
+// for an empty tag or one over [MaxTagLen] (the others are invalidated).
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	var errs []error
+	toks := make(map[string][]byte, len(tags))
 	for _, tag := range tags {
-		if err := checkTags([]string{tag}); err != nil {
+		err := checkTags([]string{tag})
+		var sk string
+		if err == nil {
+			sk, err = c.tagKey(tag)
+		}
+		if err != nil {
 			errs = append(errs, failure("invalidate", "", ErrInvalidKey, err))
 			continue
 		}
-		if err := c.invalidateTag(ctx, tag); err != nil {
-			errs = append(errs, err)
-		}
+		tok := newToken(true)
+		toks[sk] = tok[:]
 	}
+	if len(toks) == 0 {
+		return errors.Join(errs...)
+	}
+	sks := slices.Collect(maps.Keys(toks))
+	c.writes.noted(sks...) // before the write: a computation that learnt a tag before it does not store
+	err := c.callKeys(ctx, opSetMany, sks, func(ctx context.Context) error { return c.writeMany(ctx, toks, invalidationTTL) })
+	if err != nil {
+		return errors.Join(append(errs, c.failed(opSetMany, "tag "+tags[0], err))...)
+	}
+	c.stats.tagInvalidations.Add(uint64(len(toks)))
 	return errors.Join(errs...)
-}
-
-// invalidateTag replaces tag's token.
-func (c *Cache) invalidateTag(ctx context.Context, tag string) error {
-	sk, err := c.tagKey(tag)
-	if err != nil {
-		return err
-	}
-	c.writes.noted(sk) // before the write: a computation that learnt the tag before it does not store
-	tok := newToken(true)
-	err = c.call(ctx, opSet, sk, func(ctx context.Context) error { return c.store.Set(ctx, sk, tok[:], invalidationTTL) })
-	if err != nil {
-		return c.failed(opSet, "tag "+tag, err)
-	}
-	c.stats.tagInvalidations.Add(1)
-	return nil
 }
 
 // How long tokens live. A token that is gone only makes the values that
@@ -321,6 +322,7 @@ type stamped struct {
 // if the tag still has none (an invalidation in between wins), or one that
 // replaces what is not a token.
 type tokenWrite struct {
+	idx       int // its tag's index in the entry's
 	sk        string
 	tok       envelope.Token
 	overwrite bool
@@ -359,7 +361,7 @@ func (ts *tagSet) stamp(ctx context.Context) (stamped, string) {
 		if !ok {
 			if tok, ok = tokenOf(got[sks[i]]); !ok {
 				tok = newToken(false)
-				st.creates = append(st.creates, tokenWrite{sk: sks[i], tok: tok, overwrite: got[sks[i]] != nil})
+				st.creates = append(st.creates, tokenWrite{idx: i, sk: sks[i], tok: tok, overwrite: got[sks[i]] != nil})
 			}
 		}
 		if ts.c.writes.wroteSince(sks[i], marks[i]) || invalidatedAt(tok).After(ts.start) {
@@ -423,30 +425,50 @@ func (c *Cache) readTags(ctx context.Context, sks []string, pre *prefetched) (ma
 	return got, nil
 }
 
-// createTokens writes the tokens an entry created, alongside the entry's
-// own write (on a store across the network, at the same time: the miss
-// costs no more round trips), and returns the function that waits for
-// them. A token that could not be written only makes the entry a miss.
-func (c *Cache) createTokens(ctx context.Context, creates []tokenWrite, entryTTL time.Duration) (wait func()) {
+// createTokens writes the tokens an entry created, and returns the function
+// that waits for them and returns, by the index of their tag in the entry,
+// the tokens another writer created first (two computations of a new
+// URL's variants, say): the entry records those instead, as the store
+// holds them. On a store across the network the writes run alongside the
+// entry's own (a miss costs no more round trips; the entry is written again
+// in that race only); on the memory store, before it. A token that could
+// not be written, or that lost to an invalidation's, only makes the entry
+// a miss.
+func (c *Cache) createTokens(ctx context.Context, creates []tokenWrite, entryTTL time.Duration) (wait func() map[int]envelope.Token) {
 	if len(creates) == 0 {
-		return func() {}
+		return func() map[int]envelope.Token { return nil }
 	}
 	ttl := tokenTTL(entryTTL)
+	var mu sync.Mutex
+	var adopted map[int]envelope.Token
 	write := func(w tokenWrite) {
 		if w.overwrite {
 			_ = c.call(ctx, opSet, w.sk, func(ctx context.Context) error { return c.store.Set(ctx, w.sk, w.tok[:], ttl) })
 			return
 		}
-		_ = c.call(ctx, opAdd, w.sk, func(ctx context.Context) error {
-			_, err := c.store.Add(ctx, w.sk, w.tok[:], ttl)
+		var added bool
+		err := c.call(ctx, opAdd, w.sk, func(ctx context.Context) (err error) {
+			added, err = c.store.Add(ctx, w.sk, w.tok[:], ttl)
 			return err
 		})
+		if err != nil || added {
+			return
+		}
+		data, err := c.getRemote(ctx, w.sk)
+		if tok, ok := tokenOf(data); err == nil && ok && invalidatedAt(tok).IsZero() { // a first token too: no invalidation between
+			mu.Lock()
+			if adopted == nil {
+				adopted = make(map[int]envelope.Token)
+			}
+			adopted[w.idx] = tok
+			mu.Unlock()
+		}
 	}
 	if c.local {
 		for _, w := range creates {
 			write(w)
 		}
-		return func() {}
+		return func() map[int]envelope.Token { return adopted }
 	}
 	var wg sync.WaitGroup
 	for _, w := range creates {
@@ -456,7 +478,10 @@ func (c *Cache) createTokens(ctx context.Context, creates []tokenWrite, entryTTL
 			write(w)
 		}()
 	}
-	return wg.Wait
+	return func() map[int]envelope.Token {
+		wg.Wait()
+		return adopted
+	}
 }
 
 // tagsHold reports whether every tag of an entry still holds the token the
