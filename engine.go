@@ -209,11 +209,13 @@ func (j *job[T]) read(ctx context.Context) ([]byte, *prefetched, error) {
 		return data, nil, err
 	}
 	pre := &prefetched{}
-	sks := []string{j.sk}
+	sks := make([]string, 1, 1+len(j.cfg.tags)+len(j.tags))
+	sks[0] = j.sk
 	for _, tags := range [][]string{j.cfg.tags, j.tags} {
 		for _, t := range tags {
 			if sk, err := j.c.tagKey(t); err == nil {
 				sks = append(sks, sk)
+				pre.names = append(pre.names, t)
 			}
 		}
 	}

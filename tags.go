@@ -383,8 +383,19 @@ func (ts *tagSet) stamp(ctx context.Context) (stamped, string) {
 // prefetched is what a read found under tags' store keys (absent from got:
 // nothing).
 type prefetched struct {
-	sks []string
-	got map[string][]byte
+	names, sks []string // the tags read, and their store keys; names may be nil
+	got        map[string][]byte
+}
+
+// keyOf returns the store key of a tag that was read, or "".
+func (p *prefetched) keyOf(name string) string {
+	if p == nil {
+		return ""
+	}
+	if i := slices.Index(p.names, name); i >= 0 {
+		return p.sks[i]
+	}
+	return ""
 }
 
 // lookup returns what the read found under sk, and whether it read sk.
@@ -404,8 +415,11 @@ func (c *Cache) readTags(ctx context.Context, sks []string, pre *prefetched) (ma
 			rest = append(rest, sk)
 		}
 	}
-	if len(rest) == len(sks) {
+	switch len(rest) {
+	case len(sks):
 		return c.getMany(ctx, sks)
+	case 0:
+		return pre.got, nil // it may hold more keys: readers look theirs up
 	}
 	got := make(map[string][]byte, len(sks))
 	if len(rest) > 0 {
@@ -493,6 +507,9 @@ func (c *Cache) tagsHold(ctx context.Context, tags []envelope.Tag, pre *prefetch
 	}
 	sks := make([]string, len(tags))
 	for i, t := range tags {
+		if sks[i] = pre.keyOf(t.Name); sks[i] != "" {
+			continue
+		}
 		if sks[i], err = c.tagKey(t.Name); err != nil {
 			return false, time.Time{}, nil
 		}
