@@ -51,10 +51,21 @@ func TestSetBetweenReadAndRereadWins(t *testing.T) {
 	}
 }
 
-// countingStore counts reads and writes.
+// countingStore counts reads and writes: each call is one round trip on
+// Redis.
 type countingStore struct {
 	corral.Store
 	gets, sets atomic.Int32
+}
+
+func (s *countingStore) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	s.gets.Add(1)
+	return s.Store.(corral.BatchGetter).GetMany(ctx, keys)
+}
+
+func (s *countingStore) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	s.sets.Add(1)
+	return s.Store.Add(ctx, key, value, ttl)
 }
 
 func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {

@@ -588,43 +588,17 @@ func TestTagsOnVaryVariants(t *testing.T) {
 	}
 }
 
-// roundTrips counts a store's calls: each is one round trip on Redis.
-type roundTrips struct {
-	corral.Store
-	reads, writes atomic.Int32
-}
-
-func (s *roundTrips) Get(ctx context.Context, key string) ([]byte, error) {
-	s.reads.Add(1)
-	return s.Store.Get(ctx, key)
-}
-
-func (s *roundTrips) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	s.reads.Add(1)
-	return s.Store.(corral.BatchGetter).GetMany(ctx, keys)
-}
-
-func (s *roundTrips) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	s.writes.Add(1)
-	return s.Store.Set(ctx, key, value, ttl)
-}
-
-func (s *roundTrips) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
-	s.writes.Add(1)
-	return s.Store.Add(ctx, key, value, ttl)
-}
-
 // On a store across the network, tags cost no round trip on a hit of the
 // tags the call knows (Tags, the route's and URL's), and none on a miss
 // but the writes of the tokens created with the entry, at the same time.
 func TestTagRoundTrips(t *testing.T) {
-	store := &roundTrips{Store: newMemory(t)}
+	store := &countingStore{Store: newMemory(t)}
 	c := corral.New(store)
 	mux := http.NewServeMux()
 	mux.Handle("GET /items/{id}", c.Handler(&counting{}, corral.TTL(time.Minute), corral.Tags("items")))
 	check := func(what string, reads, writes int32) {
 		t.Helper()
-		if r, w := store.reads.Swap(0), store.writes.Swap(0); r != reads || w != writes {
+		if r, w := store.gets.Swap(0), store.sets.Swap(0); r != reads || w != writes {
 			t.Fatalf("%s: %d reads and %d writes; want %d and %d", what, r, w, reads, writes)
 		}
 	}

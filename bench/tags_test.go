@@ -18,12 +18,8 @@ import (
 // tagCaches are the caches the tag benchmarks run on: the memory store, and
 // Redis over loopback (no near cache: every hit reads the store).
 func tagCaches(b *testing.B) map[string]*corral.Cache {
-	mem := corral.NewMemoryStore()
-	b.Cleanup(func() { mem.Close() })
-	srv := redistest.Start(b)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
-	b.Cleanup(func() { client.Close() })
-	return map[string]*corral.Cache{"memory": corral.New(mem), "redis": corral.New(redisstore.New(client))}
+	nc := nearCaches(b)
+	return map[string]*corral.Cache{"memory": nc["baseline"], "redis": nc["redis"]}
 }
 
 var tagStores = []string{"memory", "redis"}
@@ -63,29 +59,38 @@ func BenchmarkTagHit(b *testing.B) {
 			})
 		}
 	}
-	body := bytes.Repeat([]byte("x"), 2<<10)
 	for _, store := range tagStores {
-		c := caches[store]
 		for _, row := range []struct{ name, keys string }{{"baseline", ""}, {"surrogate-2", "org-7 catalog"}} {
-			inner := origin(body)
-			h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if row.keys != "" {
-					w.Header().Set("Surrogate-Key", row.keys)
-				}
-				inner.ServeHTTP(w, r)
-			}), corral.TTL(time.Minute))
-			r := httptest.NewRequest("GET", "/dashboard?range=7d&row="+row.name, nil)
-			w := &discard{h: http.Header{}}
-			h.ServeHTTP(w, r)
+			hit := served(taggedPage(caches[store], row.keys), "/dashboard?range=7d&row="+row.name)
+			hit()
 			b.Run("http-2kB-"+store+"/"+row.name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					clear(w.h)
-					h.ServeHTTP(w, r)
+					hit()
 				}
 			})
 		}
 	}
+}
+
+// taggedPage is a cached 2 kB page whose responses carry keys in their
+// Surrogate-Key ("": none).
+func taggedPage(c *corral.Cache, keys string) http.Handler {
+	inner := origin(bytes.Repeat([]byte("x"), 2<<10))
+	return c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if keys != "" {
+			w.Header().Set("Surrogate-Key", keys)
+		}
+		inner.ServeHTTP(w, r)
+	}), corral.TTL(time.Minute))
+}
+
+// served returns a function that serves a GET of path through h, into a
+// writer it reuses.
+func served(h http.Handler, path string) func() {
+	r := httptest.NewRequest("GET", path, nil)
+	w := &discard{h: http.Header{}}
+	return func() { clear(w.h); h.ServeHTTP(w, r) }
 }
 
 // BenchmarkInvalidateTags: one InvalidateTags of one tag (one store write),
@@ -156,44 +161,15 @@ func BenchmarkTagHitPaired(b *testing.B) {
 			}
 		}
 	}
-	page := func(path, keys string) func() {
-		inner := origin(bytes.Repeat([]byte("x"), 2<<10))
-		h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if keys != "" {
-				w.Header().Set("Surrogate-Key", keys)
-			}
-			inner.ServeHTTP(w, r)
-		}), corral.TTL(time.Minute))
-		r := httptest.NewRequest("GET", path, nil)
-		w := &discard{h: http.Header{}}
-		return func() { clear(w.h); h.ServeHTTP(w, r) }
-	}
 	for _, kind := range []struct {
 		name          string
 		plain, tagged func()
 	}{
 		{"memoize", memo("plain"), memo("tagged", corral.Tags("org:7", "catalog"))},
-		{"http-2kB", page("/a?range=7d", ""), page("/b?range=7d", "org-7 catalog")},
+		{"http-2kB", served(taggedPage(c, ""), "/a?range=7d"), served(taggedPage(c, "org-7 catalog"), "/b?range=7d")},
 	} {
 		kind.plain()
 		kind.tagged()
-		b.Run(kind.name+"/tagged-over-untagged", func(b *testing.B) {
-			const block = 100
-			var tp, tt time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				for range block {
-					kind.plain()
-				}
-				t1 := time.Now()
-				for range block {
-					kind.tagged()
-				}
-				tp, tt = tp+t1.Sub(t0), tt+time.Since(t1)
-			}
-			b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N*block), "untagged-ns/hit")
-			b.ReportMetric(float64(tt.Nanoseconds())/float64(b.N*block), "tagged-ns/hit")
-			b.ReportMetric(float64(tt)/float64(tp), "ratio")
-		})
+		b.Run(kind.name+"/tagged-over-untagged", func(b *testing.B) { paired(b, "untagged", kind.plain, "tagged", kind.tagged) })
 	}
 }
