@@ -145,6 +145,33 @@ func BenchmarkHit(b *testing.B) {
 	}
 }
 
+// BenchmarkHitPaired: the 2 kB hit of corral on its memory store and of
+// stampede, each alternated with the replay reference in blocks of 100
+// requests (into fresh recorders, as BenchmarkHit), reporting each one's
+// time per request and the ratio over the replay's: this machine drifts
+// between sub-benchmarks by more than the differences measured.
+func BenchmarkHitPaired(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 2<<10)
+	serve := func(name string) func() {
+		for _, c := range hitHandlers {
+			if c.name == name {
+				var calls atomic.Int64
+				h := c.wrap(b, counted(origin(body), &calls))
+				warm(b, h, len(body), c.cache, &calls)
+				r := httptest.NewRequest("GET", hitURL, nil)
+				return func() { h.ServeHTTP(httptest.NewRecorder(), r) }
+			}
+		}
+		b.Fatalf("no handler %q", name)
+		return nil
+	}
+	replay := serve("replay")
+	for _, name := range []string{"corral-memory", "stampede"} {
+		hit := serve(name)
+		b.Run("2kB/"+name+"-over-replay", func(b *testing.B) { paired(b, "replay", replay, name, hit) })
+	}
+}
+
 // warm sends GET hitURL to h twice, and fails b unless the second answer is
 // the whole body and, for a cache, a hit (the origin not called for it).
 func warm(b *testing.B, h http.Handler, size int, cache bool, calls *atomic.Int64) {

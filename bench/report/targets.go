@@ -20,6 +20,11 @@ var targets = []target{
 		ratioOf("Hit/2kB", "corral-memory", "replay", "ns/op"), bound{"≤", 1.3}, "%.2fx"},
 	{"middleware hit (memory store, 2 kB) over go-chi/stampede's",
 		ratioOf("Hit/2kB", "corral-memory", "stampede", "ns/op"), bound{"≤", 0.5}, "%.2fx"},
+	{"the same, paired (BenchmarkHitPaired: blocks alternated with the replay's)",
+		valueOf("HitPaired/2kB", "corral-memory-over-replay", "ratio"), bound{"≤", 1.3}, "%.2fx"},
+	{"the same over stampede's, paired (each over the replay it alternated with)",
+		quotientOf(valueOf("HitPaired/2kB", "corral-memory-over-replay", "ratio"),
+			valueOf("HitPaired/2kB", "stampede-over-replay", "ratio")), bound{"≤", 0.5}, "%.2fx"},
 	{"allocs/op of the middleware hit beyond the replay's (see hit.memprofile.txt)",
 		differenceOf("Hit/2kB", "corral-memory", "replay", "allocs/op"), bound{"≤", 0}, "%+.0f"},
 	{"requests/s over loopback, over the replay reference's",
@@ -89,4 +94,13 @@ func differenceOf(group, row, ref, unit string) func(*results) (float64, bool) {
 // valueOf is row's median of unit, in group.
 func valueOf(group, row, unit string) func(*results) (float64, bool) {
 	return func(rs *results) (float64, bool) { return rs.median(group, row, unit) }
+}
+
+// quotientOf is a's value over b's.
+func quotientOf(a, b func(*results) (float64, bool)) func(*results) (float64, bool) {
+	return func(rs *results) (float64, bool) {
+		x, okA := a(rs)
+		y, okB := b(rs)
+		return x / y, okA && okB && y != 0
+	}
 }
