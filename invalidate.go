@@ -43,20 +43,26 @@ func (m *cachedHandler) invalidate(ctx context.Context, r *http.Request) {
 	_ = m.c.invalidateURL(ctx, r)
 }
 
-// InvalidateURL drops every stored response of a URL ("https://host/path?q",
-// or "/path?q" for that path on every host), on every instance sharing the
-// store: GET and HEAD alike, every [VaryOn] and [KeyCookies] value, and
-// every variant of a response's Vary. It is what a successful POST, PUT,
-// PATCH or DELETE through the middleware does to its own URL. The URL is
-// taken in every form the cache's routes key it: with the query options of
-// each route made by [Cache.Middleware] or [Cache.Handler] in this process
-// ([QueryKeys], [NoQuery]), with its whole query, and without it; for a
-// route with a custom [Key], the key that function gives a GET of the URL
-// (a custom key holding more than the URL is reached by tags instead: see
-// [Tags]). A URL with a host drops its responses on that host, by deleting
-// their keys, at no cost to hits; one without drops them on every host,
-// through a tag every stored response carries for its path and query. It
-// returns an error wrapping [ErrUnavailable] when the store could not be
+// InvalidateURL drops every stored response of a URL, on every instance
+// sharing the store: GET and HEAD alike, every [VaryOn] and [KeyCookies]
+// value, and every variant of a response's Vary.
+//
+// With a host ("https://shop.example/items?page=2"), it drops that URL on
+// that host, by deleting its keys, at no cost to hits; it is what a
+// successful POST, PUT, PATCH or DELETE through the middleware does to its
+// own URL. The URL is taken in every form the cache's routes key it: with
+// the query options of each route made by [Cache.Middleware] or
+// [Cache.Handler] in this process ([QueryKeys], [NoQuery]), with its whole
+// query, and without it; for a route with a custom [Key], the key that
+// function gives a GET of the URL (a custom key holding more than the URL
+// is reached by tags instead: see [Tags]). A URL without a scheme is taken
+// with both.
+//
+// Without a host ("/items"), it drops that path on every host, whatever the
+// query, through a tag every stored response carries for its path (one
+// token per path, however many queries clients make up).
+//
+// It returns an error wrapping [ErrUnavailable] when the store could not be
 // written, and one wrapping [ErrInvalidKey] for a URL that does not parse.
 func (c *Cache) InvalidateURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
@@ -73,11 +79,7 @@ func (c *Cache) InvalidateURL(ctx context.Context, rawURL string) error {
 		r.TLS = &tls.ConnectionState{}
 	}
 	if u.Host == "" {
-		var tags []string
-		for _, k := range c.urls.forms() {
-			tags = appendTags(tags, urlTag(k, r))
-		}
-		return c.InvalidateTags(ctx, tags...)
+		return c.InvalidateTags(ctx, pathTag(r))
 	}
 	if u.Scheme == "" {
 		r2 := r.Clone(ctx) // both schemes
@@ -117,16 +119,13 @@ func (c *Cache) invalidateURL(ctx context.Context, r *http.Request) error {
 	return err
 }
 
-// urlTag is the tag of the responses stored for r's path and query, on
-// every host, as a route with k's query options keys them.
-func urlTag(k keyConfig, r *http.Request) string {
+// pathTag is the tag of the responses stored for r's path, whatever their
+// host and query: one token per path, however many queries a client makes
+// up.
+func pathTag(r *http.Request) string {
 	var b keyBuf
-	b.put("url:")
+	b.put("path:")
 	escapeTo(&b, r.URL.EscapedPath(), "")
-	b.putByte('|')
-	if !k.noQuery {
-		k.writeQuery(&b, r.URL.RawQuery)
-	}
 	return b.String()
 }
 

@@ -246,8 +246,7 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 }
 
 // tagsOf returns the tags every response stored for r carries: its route's
-// (when it has one) and its path and query's, for InvalidateURL without a
-// host.
+// (when it has one) and its path's, for InvalidateURL without a host.
 func (m *cachedHandler) tagsOf(r *http.Request) []string {
 	tags := make([]string, 0, 2)
 	if route := routeOf(r); route != "" {
@@ -255,7 +254,7 @@ func (m *cachedHandler) tagsOf(r *http.Request) []string {
 	} else if m.cfg.routeName != "" {
 		tags = append(tags, RouteTag(m.cfg.routeName))
 	}
-	if t := urlTag(m.cfg.key, r); len(t) <= MaxTagLen {
+	if t := pathTag(r); len(t) <= MaxTagLen {
 		tags = append(tags, t)
 	}
 	return tags
