@@ -59,11 +59,11 @@ func Tags(tags ...string) MemoOption {
 //		return db.Product(ctx, id)
 //	}
 //
-// Call it before reading what the tag names: an invalidation by this
-// process after the call keeps the value from being stored; one by
-// another instance sharing the store is seen only from when the value is
-// stored (a static tag ([Tags]) is watched from the start of the
-// computation). Outside a computation it does nothing. An empty tag, one
+// Call it before reading what the tag names: an invalidation of the tag
+// after the computation began keeps the value from being stored (by the
+// time in the tag's token: the clock of the instance that invalidated it,
+// against this one's; a static tag ([Tags]) is also watched from the start
+// of the computation, whatever the clocks). Outside a computation it does nothing. An empty tag, one
 // over [MaxTagLen] bytes, or more than [MaxTags] in all keep the value from
 // being stored (it is still returned), and are logged. Tags are not
 // inherited: a value computed from a tagged memoized value carries only its
@@ -100,9 +100,9 @@ func RouteTag(route string) string { return "route:" + route }
 // miss, on every instance that shares the store: their next read computes
 // them again (or, with [SoftInvalidate], serves them stale while one
 // refresh runs). It writes one token per tag, in one round trip where the
-// store allows ([BatchSetter]). A computation of a tagged value in this
-// process that is running when its tag is invalidated returns its value to
-// its callers but does not store it. Invalidated entries stay in the store
+// store allows ([BatchSetter]). A computation of a tagged value that is
+// running when its tag is invalidated returns its value to its callers but
+// does not store it (see [Tag] on clocks). Invalidated entries stay in the store
 // until their TTL or eviction. It returns an error wrapping
 // [ErrUnavailable] when the store could not be written (nothing is
 // invalidated then, or only some tags), and one wrapping [ErrInvalidKey]
@@ -127,7 +127,6 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 		return errors.Join(errs...)
 	}
 	sks := slices.Collect(maps.Keys(toks))
-	c.writes.noted(sks...) // before the write: a computation that learnt a tag before it does not store
 	err := c.callKeys(ctx, opSetMany, sks, func(ctx context.Context) error { return c.writeMany(ctx, toks, invalidationTTL) })
 	if err != nil {
 		return errors.Join(append(errs, c.failed(opSetMany, "tag "+tags[0], err))...)
@@ -220,15 +219,16 @@ func invalidatedAt(t envelope.Token) time.Time {
 // tagSetKey is the context key of the computation's tags.
 type tagSetKey struct{}
 
-// tagSet is the tags of the value a computation computes, each with its
-// mark (this process's writes of its key) when the computation learnt it.
+// tagSet is the tags of the value a computation computes. An invalidation
+// of one of them after the computation began (by the token's time: this
+// process's clock for its own invalidations) keeps the value from being
+// stored.
 type tagSet struct {
 	c       *Cache
 	start   time.Time // when the computation began
 	mu      sync.Mutex
 	tags    []string
 	sks     []string
-	marks   []mark
 	known   map[string]envelope.Token // tokens read for the static tags
 	pre     *prefetched               // tokens read with the key, if any
 	watched *prefetched               // what watch read
@@ -271,7 +271,6 @@ func (ts *tagSet) add(tags []string, sks []string) {
 			continue
 		}
 		ts.tags, ts.sks = append(ts.tags, t), append(ts.sks, sk)
-		ts.marks = append(ts.marks, ts.c.writes.markOf(sk))
 	}
 }
 
@@ -281,11 +280,11 @@ func (ts *tagSet) fail(err error) {
 	}
 }
 
-// snapshot is the tag set's tags, store keys and marks now.
-func (ts *tagSet) snapshot() (tags, sks []string, marks []mark, bad error) {
+// snapshot is the tag set's tags and store keys now.
+func (ts *tagSet) snapshot() (tags, sks []string, bad error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	return slices.Clone(ts.tags), slices.Clone(ts.sks), slices.Clone(ts.marks), ts.bad
+	return slices.Clone(ts.tags), slices.Clone(ts.sks), ts.bad
 }
 
 // watch reads the tokens of the static tags before the computation runs,
@@ -295,7 +294,7 @@ func (ts *tagSet) watch(ctx context.Context) {
 	if len(ts.tags) == 0 {
 		return
 	}
-	tags, sks, _, _ := ts.snapshot()
+	tags, sks, _ := ts.snapshot()
 	got, err := ts.c.readTags(ctx, sks, ts.pre)
 	if err != nil {
 		return // read again when storing
@@ -332,7 +331,7 @@ type tokenWrite struct {
 // why the value is not stored: a bad tag, a store that cannot say, or an
 // invalidation of one of them since the computation learnt it.
 func (ts *tagSet) stamp(ctx context.Context) (stamped, string) {
-	tags, sks, marks, bad := ts.snapshot()
+	tags, sks, bad := ts.snapshot()
 	if bad != nil {
 		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "corral: a computation's tags keep its value from being stored",
 			slog.Any("error", bad))
@@ -364,7 +363,7 @@ func (ts *tagSet) stamp(ctx context.Context) (stamped, string) {
 				st.creates = append(st.creates, tokenWrite{idx: i, sk: sks[i], tok: tok, overwrite: got[sks[i]] != nil})
 			}
 		}
-		if ts.c.writes.wroteSince(sks[i], marks[i]) || invalidatedAt(tok).After(ts.start) {
+		if invalidatedAt(tok).After(ts.start) {
 			return stamped{}, "invalidated"
 		}
 		st.tags[i].Token = tok
