@@ -62,7 +62,7 @@ type job[T any] struct {
 	flight  string // the flight's key; "": sk
 	ttl     time.Duration
 	codec   Codec
-	tags    []string // the call's own tags, past cfg's (the middleware's route and URL)
+	tags    []string // the call's own tags, past cfg's (the middleware's route and path)
 	share   bool     // values of T may be shared between callers: immutable
 	chain   bool     // detect recursion through the context
 	// writesToCaller: run may write to its caller directly (the middleware's
@@ -201,7 +201,7 @@ func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
 
 // read reads the key and, from a store across the network, the tokens of
 // the tags the call knows it will carry (Tags, the middleware's route and
-// URL) in the same round trip: a hit of a value tagged by them needs no
+// path) in the same round trip: a hit of a value tagged by them needs no
 // other, and neither does a miss before it computes.
 func (j *job[T]) read(ctx context.Context) ([]byte, *prefetched, error) {
 	if j.c.local || j.c.near != nil || len(j.cfg.tags)+len(j.tags) == 0 {
