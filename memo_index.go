@@ -10,10 +10,11 @@ import (
 // served from a per-function index of decoded values by argument, without
 // building the key or looking the store up: one shard lock, one map lookup,
 // one clock read. An indexed value answers while its store entry is live
-// and fresh, and its tags' tokens are still the store's (see localTags): every write of the key (Set, Delete, Clear, IncrVersion, a
-// computation storing anew), eviction and expiry take the entry out of the
-// store's map, and the store's release marks it. Anything else falls back
-// to the full path, which indexes the value again when it is a fresh hit.
+// and fresh, and its tags' tokens are still the store's (see localTags):
+// every write of the key (Set, Delete, Clear, IncrVersion, a computation
+// storing anew), eviction and expiry take the entry out of the store's
+// map, and the store's release marks it. Anything else falls back to the
+// full path, which indexes the value again when it is a fresh hit.
 
 // hitIndex is how memoize reaches the index of one function (nil: none,
 // for arguments that cannot be map keys).

@@ -73,7 +73,7 @@ func Tag(ctx context.Context, tags ...string) {
 	if ts == nil || len(tags) == 0 {
 		return
 	}
-	ts.add(tags, nil)
+	ts.add(tags)
 }
 
 // tagAgain adds the tags of a stored entry to the computation that
@@ -136,7 +136,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 }
 
 // How long tokens live. A token that is gone only makes the values that
-// carry it misses, so tokens expire rather than pile up (one per URL the
+// carry it misses, so tokens expire rather than pile up (one per path the
 // middleware stored): a tag's first token lives twice as long as the entry
 // it was created with (at least minTokenTTL; forever with it), and an
 // invalidation's lives invalidationTTL.
@@ -229,7 +229,7 @@ type tagSet struct {
 	mu      sync.Mutex
 	tags    []string
 	sks     []string
-	known   map[string]envelope.Token // tokens read for the static tags
+	known   map[string]envelope.Token // tokens read by watch, or recorded by an entry of the computation
 	pre     *prefetched               // tokens read with the key, if any
 	watched *prefetched               // what watch read
 	bad     error                     // the first tag that keeps the value from being stored
@@ -240,16 +240,16 @@ type tagSet struct {
 func (c *Cache) newTagSet(static ...[]string) *tagSet {
 	ts := &tagSet{c: c, start: time.Now()}
 	for _, tags := range static {
-		ts.add(tags, nil)
+		ts.add(tags)
 	}
 	return ts
 }
 
-// add adds tags learnt now (or with the given store keys, already made).
-func (ts *tagSet) add(tags []string, sks []string) {
+// add adds tags learnt now.
+func (ts *tagSet) add(tags []string) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	for i, t := range tags {
+	for _, t := range tags {
 		if slices.Contains(ts.tags, t) {
 			continue
 		}
@@ -261,12 +261,8 @@ func (ts *tagSet) add(tags []string, sks []string) {
 			ts.fail(fmt.Errorf("more than %d tags", MaxTags))
 			return
 		}
-		var sk string
-		if sks != nil {
-			sk = sks[i]
-		} else if k, err := ts.c.tagKey(t); err == nil {
-			sk = k
-		} else {
+		sk, err := ts.c.tagKey(t)
+		if err != nil {
 			ts.fail(err)
 			continue
 		}
@@ -291,10 +287,10 @@ func (ts *tagSet) snapshot() (tags, sks []string, bad error) {
 // so that an invalidation by any instance while it runs drops the value.
 // A tag that has none yet gets one when the value is stored.
 func (ts *tagSet) watch(ctx context.Context) {
-	if len(ts.tags) == 0 {
+	tags, sks, _ := ts.snapshot()
+	if len(tags) == 0 {
 		return
 	}
-	tags, sks, _ := ts.snapshot()
 	got, err := ts.c.readTags(ctx, sks, ts.pre)
 	if err != nil {
 		return // read again when storing
@@ -329,7 +325,7 @@ type tokenWrite struct {
 
 // stamp returns the tags of the value to store, each with its token, or
 // why the value is not stored: a bad tag, a store that cannot say, or an
-// invalidation of one of them since the computation learnt it.
+// invalidation of one of them since the computation began.
 func (ts *tagSet) stamp(ctx context.Context) (stamped, string) {
 	tags, sks, bad := ts.snapshot()
 	if bad != nil {
