@@ -80,7 +80,7 @@ func (x *memoIndex[K, V]) put(c *Cache, k K, sk string, now time.Time) {
 	if c.mem == nil {
 		return
 	}
-	item, storedUntil, ok := c.mem.peek(sk)
+	item, storedUntil, ok := c.mem.peek(sk, now)
 	if !ok {
 		return
 	}

@@ -99,7 +99,10 @@ func CleanupInterval(d time.Duration) MemoryOption {
 }
 
 type memoryStore struct {
-	items *gocache.Cache // holds *memItem; its own lock guards the map
+	// items holds *memItem, never with a go-cache expiration: expiry is the
+	// entry's node's, checked against a clock the caller may already have
+	// read (go-cache's Get would read it again on every hit).
+	items *gocache.Cache
 
 	// mu serialises writes and reclaims, so that sizes and queues stay exact.
 	// The fields below it, up to maxEntries, are guarded by mu.
@@ -211,24 +214,53 @@ func (m *memoryStore) Get(ctx context.Context, key string) ([]byte, error) {
 
 // lookup returns the live entry under key and counts the read for the
 // eviction policy: an atomic increment at most, no lock of the store's own.
+// It reads the clock only for an entry that expires.
 func (m *memoryStore) lookup(key string) (*memItem, bool) {
-	v, ok := m.items.Get(key)
-	if !ok {
+	e, ok := m.held(key)
+	if !ok || e.node.expires != 0 && e.node.expired(time.Now()) {
 		return nil, false
 	}
-	e := v.(*memItem)
 	e.node.use()
 	return e, true
 }
 
-// peek returns key's entry without counting a use, and when the store
-// stops holding it (zero: never).
-func (m *memoryStore) peek(key string) (*memItem, time.Time, bool) {
-	v, exp, ok := m.items.GetWithExpiration(key)
-	if !ok {
+// lookupAt is lookup for a caller that has read the clock: now.
+func (m *memoryStore) lookupAt(key string, now time.Time) (*memItem, bool) {
+	e, ok := m.held(key)
+	if !ok || e.node.expired(now) {
+		return nil, false
+	}
+	e.node.use()
+	return e, true
+}
+
+// peek returns key's entry if it is live at now, without counting a use,
+// and when the store stops holding it (zero: never).
+func (m *memoryStore) peek(key string, now time.Time) (*memItem, time.Time, bool) {
+	e, ok := m.held(key)
+	if !ok || e.node.expired(now) {
 		return nil, time.Time{}, false
 	}
-	return v.(*memItem), exp, true
+	return e, e.node.expiry(), true
+}
+
+// live returns key's entry if it has not expired. Writers call it, with
+// m.mu held.
+func (m *memoryStore) live(key string) (*memItem, bool) {
+	e, ok := m.held(key)
+	if !ok || e.node.expired(time.Now()) {
+		return nil, false
+	}
+	return e, true
+}
+
+// held returns the entry the map holds under key, expired or not.
+func (m *memoryStore) held(key string) (*memItem, bool) {
+	v, ok := m.items.Get(key)
+	if !ok {
+		return nil, false
+	}
+	return v.(*memItem), true
 }
 
 // GetMany implements [BatchGetter].
@@ -282,7 +314,7 @@ func (m *memoryStore) Add(ctx context.Context, key string, value []byte, ttl tim
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.items.Get(key); ok {
+	if _, ok := m.live(key); ok {
 		return false, nil
 	}
 	if err := m.put(key, value, expiry(ttl)); err != nil {
@@ -313,11 +345,11 @@ func (m *memoryStore) Incr(ctx context.Context, key string, delta int64) (int64,
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, exp, ok := m.items.GetWithExpiration(key)
+	e, ok := m.live(key)
 	if !ok {
 		return 0, ErrNotFound
 	}
-	n, ok := parseCanonicalInt(v.(*memItem).value)
+	n, ok := parseCanonicalInt(e.value)
 	if !ok {
 		return 0, ErrNotInteger
 	}
@@ -325,7 +357,7 @@ func (m *memoryStore) Incr(ctx context.Context, key string, delta int64) (int64,
 	if !ok {
 		return 0, fmt.Errorf("%w: %w", ErrNotInteger, errOverflow(n, delta))
 	}
-	return sum, m.put(key, strconv.AppendInt(nil, sum, 10), exp)
+	return sum, m.put(key, strconv.AppendInt(nil, sum, 10), e.node.expiry())
 }
 
 // Touch implements [Toucher].
@@ -335,12 +367,12 @@ func (m *memoryStore) Touch(ctx context.Context, key string, ttl time.Duration) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, ok := m.items.Get(key)
+	e, ok := m.live(key)
 	if !ok {
 		return false, nil
 	}
 	// Same record, new expiry: re-put it so that the accounting stays exact.
-	return true, m.put(key, v.(*memItem).value, expiry(ttl))
+	return true, m.put(key, e.value, expiry(ttl))
 }
 
 // Clear implements [Clearer]. It walks every entry, so it costs O(entries).
@@ -371,8 +403,8 @@ func (m *memoryStore) Unlock(ctx context.Context, key, token string) (bool, erro
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, ok := m.items.Get(key)
-	if !ok || string(v.(*memItem).value) != token {
+	e, ok := m.live(key)
+	if !ok || string(e.value) != token {
 		return false, nil
 	}
 	m.items.Delete(key)
@@ -407,24 +439,25 @@ func (m *memoryStore) put(key string, value []byte, exp time.Time) error {
 	if m.maxBytes > 0 && size > m.maxBytes {
 		return fmt.Errorf("%w: %d bytes for %q, the store holds %d", ErrTooLarge, size, key, m.maxBytes)
 	}
-	d := gocache.NoExpiration
-	if !exp.IsZero() {
-		if d = time.Until(exp); d <= 0 {
-			m.items.Delete(key) // already expired: storing it would only be a delete
-			return nil
-		}
+	now := time.Now()
+	if !exp.IsZero() && !exp.After(now) {
+		m.items.Delete(key) // already expired: storing it would only be a delete
+		return nil
 	}
-	var old *memItem
-	if v, ok := m.items.Get(key); ok {
-		old = v.(*memItem)
+	old, ok := m.held(key)
+	if ok {
 		m.release(key, old) // its accounting; readers see it until Set replaces it, never a miss
-	} else {
-		m.items.Delete(key) // an expired leftover: fires release, which go-cache's Set would not
+		if old.node.expired(now) {
+			old = nil // a leftover: the new entry is new to the policy
+		}
 	}
 	for m.full(size) && m.evict() {
 	}
-	e := &memItem{value: value, node: m.admit(key, size, old)}
-	m.items.Set(key, e, d)
+	n := m.admit(key, size, old)
+	if !exp.IsZero() {
+		n.expires = exp.UnixNano()
+	}
+	m.items.Set(key, &memItem{value: value, node: n}, gocache.NoExpiration)
 	m.entries.Add(1)
 	m.bytes.Add(size)
 	if m.small.len()+m.main.len() > 2*int(m.entries.Load())+1024 {
@@ -473,12 +506,21 @@ func (m *memoryStore) janitor(every time.Duration) {
 	}
 }
 
-// reclaimExpired drops every expired entry. It holds m.mu, which release
-// needs; writers would wait for go-cache's own lock during the walk anyway.
+// reclaimExpired drops every expired entry, found through the eviction
+// queues (every entry has one node there that is not gone). It holds m.mu,
+// which release needs.
 func (m *memoryStore) reclaimExpired() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.items.DeleteExpired()
+	now := time.Now()
+	for _, q := range []*fifo[*node]{&m.small, &m.main} {
+		for _, n := range q.buf[q.head:] {
+			if !n.gone && n.expired(now) {
+				m.items.Delete(n.key) // release marks n gone
+			}
+		}
+	}
+	m.compact()
 }
 
 func (m *memoryStore) close() {

@@ -3,6 +3,7 @@ package corral
 import (
 	"hash/maphash"
 	"sync/atomic"
+	"time"
 )
 
 // The memory store's eviction policy: S3-FIFO (Yang et al., "FIFO queues are
@@ -25,10 +26,25 @@ const smallShare = 10
 // node is an entry's place in the eviction queues. It holds the key, not the
 // value: a gone node waiting in a queue keeps no value alive.
 type node struct {
-	key  string
-	freq atomic.Uint32 // uses since it joined its queue or went round it, up to maxFreq
-	main bool          // in the main queue, else in small; guarded by memoryStore.mu
-	gone bool          // its entry left the map; guarded by memoryStore.mu
+	key     string
+	expires int64         // when its entry expires, in Unix nanoseconds (0: never); set before the entry is stored
+	freq    atomic.Uint32 // uses since it joined its queue or went round it, up to maxFreq
+	main    bool          // in the main queue, else in small; guarded by memoryStore.mu
+	gone    bool          // its entry left the map; guarded by memoryStore.mu
+}
+
+// expired reports whether n's entry has expired at now. An entry expires
+// after its instant, as in go-cache: it is still visible at it.
+func (n *node) expired(now time.Time) bool {
+	return n.expires != 0 && now.UnixNano() > n.expires
+}
+
+// expiry returns when n's entry expires (zero: never).
+func (n *node) expiry() time.Time {
+	if n.expires == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n.expires)
 }
 
 // use counts one use of an entry (a read, or a write over it), up to maxFreq.
@@ -110,7 +126,7 @@ func (m *memoryStore) evictSmall() bool {
 // start again from zero. An expired entry is reclaimed instead, and promote
 // then reports true: it left. m.mu must be held.
 func (m *memoryStore) promote(n *node) bool {
-	v, ok := m.items.Get(n.key)
+	e, ok := m.live(n.key)
 	if !ok {
 		m.items.Delete(n.key)
 		return true
@@ -118,7 +134,7 @@ func (m *memoryStore) promote(n *node) bool {
 	n.main = true
 	n.freq.Store(0)
 	m.smallEntries--
-	m.smallBytes -= charge(n.key, v.(*memItem).value)
+	m.smallBytes -= charge(n.key, e.value)
 	m.main.push(n)
 	return false
 }
@@ -143,7 +159,7 @@ func (m *memoryStore) evictMain() bool {
 // drop removes n's entry from the map: an eviction if it was live, a reclaim
 // if it had expired. m.mu must be held.
 func (m *memoryStore) drop(n *node) {
-	if _, live := m.items.Get(n.key); live {
+	if !n.expired(time.Now()) {
 		m.evictions.Add(1)
 	}
 	m.items.Delete(n.key) // release updates the sizes and marks n gone

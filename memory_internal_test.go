@@ -46,16 +46,19 @@ func TestMemoryAccountingUnderChurn(t *testing.T) {
 	wg.Wait()
 	s.Close()
 	// Every TTL above is under 3 ms: past that instant all of them have
-	// expired, so DeleteExpired leaves only entries that Items lists.
+	// expired, so the janitor's reclaim leaves only entries that never expire.
 	for allExpired := time.Now().Add(3 * time.Millisecond); time.Now().Before(allExpired); {
 		time.Sleep(time.Millisecond)
 	}
+	s.reclaimExpired()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.items.DeleteExpired()
 	var n, bytes, small, smallBytes int64
 	for k, it := range s.items.Items() {
 		e := it.Object.(*memItem)
+		if e.node.expires != 0 {
+			t.Fatalf("%q expired %v ago and was not reclaimed", k, time.Since(e.node.expiry()))
+		}
 		n++
 		bytes += int64(len(k)+len(e.value)) + EntryOverhead
 		if !e.node.main {

@@ -121,3 +121,48 @@ func TestMemoryStoreEvictionReclaimsExpired(t *testing.T) {
 		}
 	})
 }
+
+// The store keeps each entry's expiry itself (go-cache holds them without
+// one, so that a hit reads the clock once): every read and every write that
+// depends on a live entry sees it expire at the end of its TTL, not before.
+func TestMemoryStoreExpiryOnEveryPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := corral.NewMemoryStore(corral.CleanupInterval(0))
+		defer s.Close()
+		c := corral.New(s)
+		calls := 0
+		hit := corral.Memoize(c, "f", time.Second, func(context.Context, int) (int, error) { calls++; return calls, nil })
+		must(t, s.Set(ctx, "n", []byte("1"), time.Second))
+		must(t, s.Set(ctx, "touched", []byte("v"), time.Second))
+		if ok, err := s.Lock(ctx, "lock", "me", time.Second); !ok || err != nil {
+			t.Fatalf("Lock = %v, %v", ok, err)
+		}
+		if v, _ := hit(ctx, 1); v != 1 {
+			t.Fatalf("first call = %d", v)
+		}
+		time.Sleep(time.Second - time.Nanosecond)
+		if v, _ := hit(ctx, 1); v != 1 {
+			t.Fatalf("a hit before the TTL's end = %d, want the stored 1", v)
+		}
+		if n, err := s.Incr(ctx, "n", 1); n != 2 || err != nil {
+			t.Fatalf("Incr before the TTL's end = %d, %v", n, err)
+		}
+		time.Sleep(2 * time.Nanosecond)
+		if v, _ := hit(ctx, 1); v != 2 {
+			t.Fatalf("a call after the TTL = %d, want a new computation (2)", v)
+		}
+		if _, err := s.Incr(ctx, "n", 1); !errors.Is(err, corral.ErrNotFound) {
+			t.Fatalf("Incr of an expired value = %v, want ErrNotFound", err)
+		}
+		if ok, err := s.Touch(ctx, "touched", time.Hour); ok || err != nil {
+			t.Fatalf("Touch of an expired value = %v, %v", ok, err)
+		}
+		if ok, err := s.Unlock(ctx, "lock", "me"); ok || err != nil {
+			t.Fatalf("Unlock of an expired lock = %v, %v", ok, err)
+		}
+		if ok, err := s.Lock(ctx, "lock", "you", time.Second); !ok || err != nil {
+			t.Fatalf("Lock over an expired lock = %v, %v", ok, err)
+		}
+	})
+}

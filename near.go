@@ -373,8 +373,13 @@ func (n *nearCache) Lost(shard string, err error) {
 // holdAll moves every fresh copy to the held ones, up to maxBytes of them.
 // n.mu must be held.
 func (n *nearCache) holdAll() {
+	now := time.Now()
 	for sk, it := range n.fresh.items.Items() {
-		value := it.Object.(*memItem).value
+		e := it.Object.(*memItem)
+		if e.node.expired(now) {
+			continue
+		}
+		value := e.value
 		size := charge(sk, value)
 		if _, dup := n.held[sk]; dup || n.heldBytes+size > n.maxBytes {
 			continue

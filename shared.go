@@ -54,7 +54,7 @@ func sharedHit[T any](c *Cache, sk string, codec Codec, now time.Time) (v T, wri
 	if c.mem == nil {
 		return v, writtenAt, false
 	}
-	e, found := c.mem.lookup(sk)
+	e, found := c.mem.lookupAt(sk, now)
 	if !found {
 		return v, writtenAt, false
 	}
@@ -162,7 +162,7 @@ func (lt *localTags) hold(c *Cache, now time.Time) bool {
 			ti.item.node.use() // a tag read on every hit of a hot entry stays as hot
 			continue
 		}
-		item, until, ok := c.mem.peek(lt.sks[i])
+		item, until, ok := c.mem.peek(lt.sks[i], now)
 		if !ok {
 			return false
 		}
