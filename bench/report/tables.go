@@ -42,6 +42,8 @@ func tableFor(group string) table {
 		return table{note: hitRatioNote}
 	case strings.HasPrefix(group, "HitRatio/"):
 		return table{}
+	case strings.Contains(group, "Paired/"):
+		return table{note: pairedNote} // each row is its own ratio
 	}
 	return table{ratios: []ratioColumn{{"baseline", "ns/op"}}, note: notes[group]}
 }
@@ -66,6 +68,10 @@ func writeTable(w io.Writer, rs *results, group string) {
 		cells := []string{row}
 		for _, u := range units {
 			m, ok := rs.median(group, row, u)
+			if u == "ratio" {
+				cells = append(cells, cell(fmt.Sprintf("%.2fx", m), ok))
+				continue
+			}
 			cells = append(cells, cell(format(m), ok))
 		}
 		for _, c := range t.ratios {
@@ -121,6 +127,8 @@ const (
 	memoizeNote = "A hit of a memoized lookup (int key, small struct), in process: corral's " +
 		"`Memoize` on its memory store, otter v2's loading `Cache.Get`, sturdyc's `GetOrFetch` " +
 		"(a string key built per call) and go-redis/cache's `Once` on its local TinyLFU (no Redis)."
+	pairedNote = "Each row alternates blocks of 100 calls of two cases (named \"A-over-B\"), " +
+		"so that the machine's drift hits both alike; ratio is A's time over B's, the figure to read."
 	hitRatioNote = "Every cache is bounded at 10,000 entries (1% of the key space); ns/op is " +
 		"the time of one request of the trace (a read, and a write after a miss), each iteration " +
 		"on a fresh cache. **zipf-scan**: 1,000,000 reads of Zipf(0.9) over 1,000,000 keys, a " +
