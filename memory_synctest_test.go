@@ -166,3 +166,25 @@ func TestMemoryStoreExpiryOnEveryPath(t *testing.T) {
 		}
 	})
 }
+
+// A write keeps an entry whose expiry is the clock's very instant, as every
+// read still sees it then: Incr at that instant stores its sum.
+func TestMemoryStoreIncrAtExpiryInstant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := corral.NewMemoryStore(corral.CleanupInterval(0))
+		defer s.Close()
+		must(t, s.Set(ctx, "n", []byte("1"), time.Second))
+		time.Sleep(time.Second) // the fake clock stands at the expiry instant
+		if n, err := s.Incr(ctx, "n", 1); n != 2 || err != nil {
+			t.Fatalf("Incr at the expiry instant = %d, %v; want 2", n, err)
+		}
+		if v, err := s.Get(ctx, "n"); string(v) != "2" || err != nil {
+			t.Fatalf("Get after it = %q, %v; want the sum, until the instant passes", v, err)
+		}
+		time.Sleep(time.Nanosecond)
+		if _, err := s.Get(ctx, "n"); !errors.Is(err, corral.ErrNotFound) {
+			t.Fatalf("Get past the instant = %v, want ErrNotFound", err)
+		}
+	})
+}

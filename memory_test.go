@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -322,4 +323,28 @@ func liveHeap() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// A TTL that ends past what Unix nanoseconds can hold (year 2262) is as
+// good as forever: the entry is kept, and Add and Lock see it.
+func TestMemoryStoreHugeTTL(t *testing.T) {
+	ctx := context.Background()
+	s := corral.NewMemoryStore()
+	defer s.Close()
+	must(t, s.Set(ctx, "k", []byte("v"), math.MaxInt64))
+	if v, err := s.Get(ctx, "k"); string(v) != "v" || err != nil {
+		t.Fatalf("Get of a value set for MaxInt64 = %q, %v", v, err)
+	}
+	const centuries = 250 * 365 * 24 * time.Hour
+	for i, want := range []bool{true, false} {
+		if ok, err := s.Lock(ctx, "lock", fmt.Sprint(i), centuries); ok != want || err != nil {
+			t.Fatalf("Lock #%d for 250 years = %v, %v; want %v", i+1, ok, err, want)
+		}
+	}
+	if ok, err := s.Touch(ctx, "k", math.MaxInt64); !ok || err != nil {
+		t.Fatalf("Touch = %v, %v", ok, err)
+	}
+	if _, err := s.Get(ctx, "k"); err != nil {
+		t.Fatalf("Get after a Touch for MaxInt64 = %v", err)
+	}
 }
