@@ -472,7 +472,7 @@ func (m *memoryStore) put(key string, value []byte, exp time.Time) error {
 			old = nil // a leftover: the new entry is new to the policy
 		}
 	}
-	for m.full(size) && m.evict() {
+	for m.full(size) && m.evict(now) {
 	}
 	n := m.admit(key, size, old)
 	n.expires = expires
@@ -535,7 +535,7 @@ func (m *memoryStore) reclaimExpired() {
 	for _, q := range []*fifo[*node]{&m.small, &m.main} {
 		for _, n := range q.buf[q.head:] {
 			if !n.gone && n.expired(now) {
-				m.items.Delete(n.key) // release marks n gone
+				m.reclaim(n)
 			}
 		}
 	}

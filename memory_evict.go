@@ -80,16 +80,16 @@ func (m *memoryStore) admit(key string, size int64, old *memItem) *node {
 	return n
 }
 
-// evict drops one entry (or reclaims an expired one), and reports false when
-// the queues hold no entry any more. m.mu must be held.
-func (m *memoryStore) evict() bool {
+// evict drops one entry (or reclaims one expired at now), and reports false
+// when the queues hold no entry any more. m.mu must be held.
+func (m *memoryStore) evict(now time.Time) bool {
 	for {
 		var dropped bool
 		switch {
 		case m.small.len() > 0 && (m.smallFull() || m.main.len() == 0):
-			dropped = m.evictSmall()
+			dropped = m.evictSmall(now)
 		case m.main.len() > 0:
-			dropped = m.evictMain()
+			dropped = m.evictMain(now)
 		default:
 			return false
 		}
@@ -107,61 +107,62 @@ func (m *memoryStore) smallFull() bool {
 }
 
 // evictSmall takes the small queue's oldest node: its entry moves to the main
-// queue if it was used, or leaves the store for the ghost. It reports whether
-// an entry left. m.mu must be held.
-func (m *memoryStore) evictSmall() bool {
+// queue if it was used, or leaves the store for the ghost; an entry expired
+// at now is reclaimed. It reports whether an entry left. m.mu must be held.
+func (m *memoryStore) evictSmall(now time.Time) bool {
 	n, _ := m.small.pop()
 	switch {
 	case n.gone:
 		return false
+	case n.expired(now):
+		m.reclaim(n)
+		return true
 	case n.freq.Load() > 0:
-		return m.promote(n)
+		m.promote(n)
+		return false
 	}
 	m.ghost.add(n.key, int(m.entries.Load()))
-	m.drop(n)
+	m.evictions.Add(1)
+	m.items.Delete(n.key) // release updates the sizes and marks n gone
 	return true
 }
 
 // promote moves n from the small queue to the main queue, where its uses
-// start again from zero. An expired entry is reclaimed instead, and promote
-// then reports true: it left. m.mu must be held.
-func (m *memoryStore) promote(n *node) bool {
-	e, ok := m.live(n.key)
-	if !ok {
-		m.items.Delete(n.key)
-		return true
-	}
+// start again from zero. m.mu must be held.
+func (m *memoryStore) promote(n *node) {
+	e, _ := m.held(n.key) // n is not gone: the map holds its entry
 	n.main = true
 	n.freq.Store(0)
 	m.smallEntries--
 	m.smallBytes -= charge(n.key, e.value)
 	m.main.push(n)
-	return false
 }
 
 // evictMain takes the main queue's oldest node: an entry with uses left goes
-// back to the end of the queue with one fewer, any other is evicted. It
-// reports whether an entry left. m.mu must be held.
-func (m *memoryStore) evictMain() bool {
+// back to the end of the queue with one fewer, any other is evicted; an entry
+// expired at now is reclaimed. It reports whether an entry left. m.mu must
+// be held.
+func (m *memoryStore) evictMain(now time.Time) bool {
 	n, _ := m.main.pop()
 	switch {
 	case n.gone:
 		return false
+	case n.expired(now):
+		m.reclaim(n)
+		return true
 	case n.freq.Load() > 0:
 		n.freq.Add(^uint32(0)) // readers only add, so this cannot wrap
 		m.main.push(n)
 		return false
 	}
-	m.drop(n)
+	m.evictions.Add(1)
+	m.items.Delete(n.key) // release updates the sizes and marks n gone
 	return true
 }
 
-// drop removes n's entry from the map: an eviction if it was live, a reclaim
-// if it had expired. m.mu must be held.
-func (m *memoryStore) drop(n *node) {
-	if !n.expired(time.Now()) {
-		m.evictions.Add(1)
-	}
+// reclaim removes the entry of n, which has expired: not an eviction. m.mu
+// must be held.
+func (m *memoryStore) reclaim(n *node) {
 	m.items.Delete(n.key) // release updates the sizes and marks n gone
 }
 

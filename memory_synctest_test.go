@@ -188,3 +188,32 @@ func TestMemoryStoreIncrAtExpiryInstant(t *testing.T) {
 		}
 	})
 }
+
+// An expired entry of the main queue is reclaimed when eviction meets it,
+// uses or not: room is made without evicting a live entry.
+func TestMemoryStoreEvictionReclaimsExpiredMain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := corral.NewMemoryStore(corral.MaxEntries(3), corral.CleanupInterval(0))
+		defer s.Close()
+		get := func(keys ...string) {
+			for _, k := range keys {
+				if _, err := s.Get(ctx, k); err != nil {
+					t.Fatalf("Get(%q) = %v", k, err)
+				}
+			}
+		}
+		for _, k := range []string{"h1", "h2", "h3"} {
+			must(t, s.Set(ctx, k, []byte("v"), time.Second))
+		}
+		get("h1", "h2", "h3")
+		must(t, s.Set(ctx, "x", []byte("v"), 0)) // h1..h3 go to the main queue; h1, unused there, leaves
+		get("h2", "h3", "x")                     // h2 and h3 used in the main queue, x in the small one
+		time.Sleep(2 * time.Second)              // h2 and h3 expire
+		must(t, s.Set(ctx, "y", []byte("v"), 0))
+		if s.Evictions() != 1 {
+			t.Fatalf("Evictions = %d, want 1: the expired h2 makes room", s.Evictions())
+		}
+		get("x", "y")
+	})
+}
