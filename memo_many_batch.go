@@ -55,10 +55,7 @@ type batch[K comparable, V any] struct {
 	background bool            // a refresh, which no caller waits for
 	done       chan struct{}   // closed when every item has its outcome
 
-	// Written before done is closed:
-	panicked bool
-	panicVal any
-	goexit   bool
+	ending // written before done is closed
 }
 
 func (m *manyLoader[K, V]) newBatch(ctx context.Context, items []*item[K, V]) *batch[K, V] {
@@ -81,19 +78,11 @@ func (b *batch[K, V]) outcome(it *item[K, V]) (any, error) {
 
 // run computes the batch and records how fn ended.
 func (b *batch[K, V]) run() {
-	normal := false
-	defer func() {
-		if !normal {
-			if r := recover(); r != nil {
-				b.panicked, b.panicVal = true, r
-			} else {
-				b.goexit = true
-			}
-		}
-		close(b.done)
-	}()
+	returned := false
+	defer close(b.done)
+	defer b.record(&returned)
 	b.compute()
-	normal = true
+	returned = true
 }
 
 // compute re-reads the ids, runs fn on those still missing, and stores

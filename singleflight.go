@@ -42,11 +42,9 @@ type flight struct {
 	once     sync.Once     // closes released
 
 	// Written before done is closed:
-	val      any
-	err      error
-	panicked bool
-	panicVal any
-	goexit   bool
+	val any
+	err error
+	ending
 
 	waitsOn map[*flight]int // the flights its computation waits for; guarded by waitGraph
 }
@@ -152,22 +150,36 @@ func (f *flights) flightOf(key string, link *chain, fn func(release func()) (any
 // or called runtime.Goexit. fn logs its own panics (see
 // Cache.logPanic), whether or not anyone still waits.
 func (f *flights) run(key string, fl *flight, fn func(release func()) (any, error)) {
-	normal := false
-	defer func() {
-		if !normal {
-			if r := recover(); r != nil {
-				fl.panicked, fl.panicVal = true, r
-			} else {
-				fl.goexit = true
-			}
-		}
-		if key != "" {
-			f.forget(key, fl)
-		}
-		close(fl.done)
-	}()
+	returned := false
+	defer close(fl.done)
+	if key != "" {
+		defer f.forget(key, fl)
+	}
+	defer fl.record(&returned)
 	fl.val, fl.err = fn(fl.release)
-	normal = true
+	returned = true
+}
+
+// ending is how a computation run on a goroutine of its own ended, for
+// those who wait for it: returned (all false), panicked (with the value),
+// or called runtime.Goexit.
+type ending struct {
+	panicked bool
+	panicVal any
+	goexit   bool
+}
+
+// record notes how the computation ended, unless it returned. The goroutine
+// that runs it defers record itself, so that its recover stops the panic.
+func (e *ending) record(returned *bool) {
+	if *returned {
+		return
+	}
+	if r := recover(); r != nil {
+		e.panicked, e.panicVal = true, r
+	} else {
+		e.goexit = true
+	}
 }
 
 func (fl *flight) release() { fl.once.Do(func() { close(fl.released) }) }
