@@ -124,8 +124,8 @@ func (c *Cache) invalidateURL(ctx context.Context, r *http.Request) error {
 // up.
 func pathTag(r *http.Request) string {
 	var b keyBuf
-	b.put("path:")
-	escapeTo(&b, r.URL.EscapedPath(), "")
+	b.putPlain("path:")
+	writePath(&b, r.URL)
 	return b.String()
 }
 

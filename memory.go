@@ -227,19 +227,18 @@ func (m *memoryStore) lookup(key string) (*memItem, bool) {
 
 // lookupAt is lookup for a caller that has read the clock: now.
 func (m *memoryStore) lookupAt(key string, now time.Time) (*memItem, bool) {
-	e, ok := m.held(key)
-	if !ok || e.node.expired(now) {
-		return nil, false
+	e, ok := m.liveAt(key, now)
+	if ok {
+		e.node.use()
 	}
-	e.node.use()
-	return e, true
+	return e, ok
 }
 
 // peek returns key's entry if it is live at now, without counting a use,
 // and when the store stops holding it (zero: never).
 func (m *memoryStore) peek(key string, now time.Time) (*memItem, time.Time, bool) {
-	e, ok := m.held(key)
-	if !ok || e.node.expired(now) {
+	e, ok := m.liveAt(key, now)
+	if !ok {
 		return nil, time.Time{}, false
 	}
 	return e, e.node.expiry(), true
@@ -247,9 +246,12 @@ func (m *memoryStore) peek(key string, now time.Time) (*memItem, time.Time, bool
 
 // live returns key's entry if it has not expired. Writers call it, with
 // m.mu held.
-func (m *memoryStore) live(key string) (*memItem, bool) {
+func (m *memoryStore) live(key string) (*memItem, bool) { return m.liveAt(key, time.Now()) }
+
+// liveAt returns key's entry if it has not expired at now.
+func (m *memoryStore) liveAt(key string, now time.Time) (*memItem, bool) {
 	e, ok := m.held(key)
-	if !ok || e.node.expired(time.Now()) {
+	if !ok || e.node.expired(now) {
 		return nil, false
 	}
 	return e, true
@@ -358,7 +360,7 @@ func (m *memoryStore) Incr(ctx context.Context, key string, delta int64) (int64,
 	if !ok {
 		return 0, fmt.Errorf("%w: %w", ErrNotInteger, errOverflow(n, delta))
 	}
-	return sum, m.put(key, strconv.AppendInt(nil, sum, 10), e.node.expiry())
+	return sum, m.put(key, strconv.AppendInt(nil, sum, 10), e.node.expires)
 }
 
 // Touch implements [Toucher].
@@ -423,44 +425,34 @@ func parseCanonicalInt(b []byte) (int64, bool) {
 	return n, true
 }
 
-// expiry turns a Store ttl into an absolute time; the zero time never
-// expires. A ttl counts in whole milliseconds, truncated, as Redis's PX does:
-// under 1 ms it is already expired, and put stores nothing.
-func expiry(ttl time.Duration) time.Time {
+// expiry turns a Store ttl into an expiry as a node keeps it (node.expires):
+// Unix nanoseconds, 0 for never. A ttl counts in whole milliseconds,
+// truncated, as Redis's PX does: under 1 ms it is already expired (1 ns
+// after 1970), and put stores nothing. One that ends past what Unix
+// nanoseconds hold (the year 2262) ends at the last instant they do, rather
+// than wrap to one long gone.
+func expiry(ttl time.Duration) int64 {
 	switch {
 	case ttl <= 0:
-		return time.Time{}
-	case ttl < time.Millisecond:
-		return longGone
-	}
-	return time.Now().Add(ttl.Truncate(time.Millisecond))
-}
-
-// longGone is an expiry that every clock has passed.
-var longGone = time.Unix(0, 1)
-
-// unixNanos is exp in Unix nanoseconds as a node keeps it: 0 for the zero
-// time (never), and the last representable instant for one past it (year
-// 2262), where UnixNano would wrap to an instant long gone.
-func unixNanos(exp time.Time) int64 {
-	switch {
-	case exp.IsZero():
 		return 0
-	case exp.After(time.Unix(0, math.MaxInt64)):
+	case ttl < time.Millisecond:
+		return 1
+	}
+	now, d := time.Now().UnixNano(), int64(ttl.Truncate(time.Millisecond))
+	if d > math.MaxInt64-now {
 		return math.MaxInt64
 	}
-	return exp.UnixNano()
+	return now + d
 }
 
 // put stores value under key, evicting entries until it fits (see
 // [memoryStore.evict]). m.mu must be held.
-func (m *memoryStore) put(key string, value []byte, exp time.Time) error {
+func (m *memoryStore) put(key string, value []byte, expires int64) error {
 	size := charge(key, value)
 	if m.maxBytes > 0 && size > m.maxBytes {
 		return fmt.Errorf("%w: %d bytes for %q, the store holds %d", ErrTooLarge, size, key, m.maxBytes)
 	}
 	now := time.Now()
-	expires := unixNanos(exp)
 	if expires != 0 && now.UnixNano() > expires {
 		m.items.Delete(key) // already expired: storing it would only be a delete
 		return nil

@@ -122,8 +122,7 @@ func (m *memoryStore) evictSmall(now time.Time) bool {
 		return false
 	}
 	m.ghost.add(n.key, int(m.entries.Load()))
-	m.evictions.Add(1)
-	m.items.Delete(n.key) // release updates the sizes and marks n gone
+	m.drop(n)
 	return true
 }
 
@@ -155,9 +154,14 @@ func (m *memoryStore) evictMain(now time.Time) bool {
 		m.main.push(n)
 		return false
 	}
+	m.drop(n)
+	return true
+}
+
+// drop evicts n's live entry. m.mu must be held.
+func (m *memoryStore) drop(n *node) {
 	m.evictions.Add(1)
 	m.items.Delete(n.key) // release updates the sizes and marks n gone
-	return true
 }
 
 // reclaim removes the entry of n, which has expired: not an eviction. m.mu

@@ -249,10 +249,8 @@ func (m *cachedHandler) serveThrough(w http.ResponseWriter, r *http.Request, key
 // (when it has one) and its path's, for InvalidateURL without a host.
 func (m *cachedHandler) tagsOf(r *http.Request) []string {
 	tags := make([]string, 0, 2)
-	if route := routeOf(r); route != "" {
+	if route := m.route(r); route != "" {
 		tags = append(tags, RouteTag(route))
-	} else if m.cfg.routeName != "" {
-		tags = append(tags, RouteTag(m.cfg.routeName))
 	}
 	if t := pathTag(r); len(t) <= MaxTagLen {
 		tags = append(tags, t)

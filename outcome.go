@@ -172,13 +172,19 @@ func (m *cachedHandler) countersOf(label string) *routeCounters {
 // routeLabel is the label of r's route in HTTPStats: the gorilla/mux route
 // template, else the ServeMux pattern, else the RouteName, else "unrouted".
 func (m *cachedHandler) routeLabel(r *http.Request) string {
+	if route := m.route(r); route != "" {
+		return route
+	}
+	return "unrouted"
+}
+
+// route returns the route that r matched (routeOf), else the handler's
+// RouteName, else "".
+func (m *cachedHandler) route(r *http.Request) string {
 	if route := routeOf(r); route != "" {
 		return route
 	}
-	if m.cfg.routeName != "" {
-		return m.cfg.routeName
-	}
-	return "unrouted"
+	return m.cfg.routeName
 }
 
 // routeOf returns the route template gorilla/mux matched, or the ServeMux

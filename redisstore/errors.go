@@ -80,12 +80,17 @@ func (w *dialWatch) DialHook(next redis.DialHook) redis.DialHook {
 	}
 }
 
+// quiet reports whether the client has not failed within armedFor of
+// start: its calls are not armed, and cost nothing.
+func (w *dialWatch) quiet(start time.Time) bool {
+	return w == nil || start.UnixNano()-w.trouble.Load() > int64(armedFor)
+}
+
 // arm returns ctx made to end as soon as a dial to addr is refused, and
 // done, which disarms it and returns the refused dial's error if one ended
-// the call. A client that has not failed within armedFor of start pays
-// nothing: ctx is returned as it is.
+// the call. A quiet client pays nothing: ctx is returned as it is.
 func (w *dialWatch) arm(ctx context.Context, addr string, start time.Time) (context.Context, func() error) {
-	if w == nil || addr == "" || start.UnixNano()-w.trouble.Load() > int64(armedFor) {
+	if addr == "" || w.quiet(start) {
 		return ctx, noRefusal
 	}
 	armed, end := context.WithCancelCause(ctx)

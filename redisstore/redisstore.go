@@ -184,7 +184,10 @@ func honorsDeadline(client redis.UniversalClient) bool {
 func (s *Store) run(ctx context.Context, key string, fn func(context.Context) error) error {
 	ended := ctx.Err() != nil // before the call: no dial explains that
 	start := time.Now()
-	armed, done := s.dials.arm(ctx, s.addrOf(key), start)
+	armed, done := ctx, noRefusal
+	if !s.dials.quiet(start) { // the address costs a slot or shard lookup: only when armed
+		armed, done = s.dials.arm(ctx, s.addrOf(key), start)
+	}
 	err := s.bound(armed, fn)
 	refused := done()
 	switch {
