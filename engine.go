@@ -287,8 +287,7 @@ func (j *job[T]) invalidated(ctx context.Context, e envelope.Entry, now time.Tim
 	if l.stale == nil {
 		return lookedUp[T]{}, true
 	}
-	j.c.stats.staleServed.Add(1)
-	return lookedUp[T]{done: true, refresh: true, tags: e.Tags, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}, true
+	return j.servedStale(l, true), true
 }
 
 // refreshDue reports whether a fresh entry read at now is due for
@@ -345,6 +344,14 @@ func (j *job[T]) kept(e envelope.Entry) lookedUp[T] {
 	return l
 }
 
+// servedStale serves l's kept value stale, counted, and refreshed in the
+// background when refresh says so.
+func (j *job[T]) servedStale(l lookedUp[T], refresh bool) lookedUp[T] {
+	j.c.stats.staleServed.Add(1)
+	e := l.stale
+	return lookedUp[T]{done: true, refresh: refresh, tags: e.Tags, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
+}
+
 // expired serves an expired value under stale-while-revalidate, to be
 // refreshed in the background, or keeps it for stale-if-error.
 func (j *job[T]) expired(e envelope.Entry, now time.Time) lookedUp[T] {
@@ -353,8 +360,7 @@ func (j *job[T]) expired(e envelope.Entry, now time.Time) lookedUp[T] {
 		return l
 	}
 	if e.UsableStale(now, max(j.cfg.swr, e.SWR)) {
-		j.c.stats.staleServed.Add(1)
-		return lookedUp[T]{done: true, refresh: true, tags: e.Tags, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}
+		return j.servedStale(l, true)
 	}
 	return l
 }

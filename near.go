@@ -214,8 +214,7 @@ func (j *job[T]) held() (lookedUp[T], bool) {
 	if l.stale == nil {
 		return lookedUp[T]{}, false
 	}
-	j.c.stats.staleServed.Add(1)
-	return lookedUp[T]{done: true, res: result[T]{val: l.staleVal, served: servedStale, writtenAt: e.WrittenAt}}, true
+	return j.servedStale(l, false), true
 }
 
 // lookup returns the near copy of sk.

@@ -416,15 +416,13 @@ func (c *Cache) readTags(ctx context.Context, sks []string, pre *prefetched) (ma
 	case 0:
 		return pre.got, nil // it may hold more keys: readers look theirs up
 	}
-	got := make(map[string][]byte, len(sks))
-	if len(rest) > 0 {
-		read, err := c.getMany(ctx, rest)
-		if err != nil {
-			return nil, err
-		}
-		for sk, data := range read {
-			got[sk] = data
-		}
+	read, err := c.getMany(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	got := make(map[string][]byte, len(sks)) // not read's: a store's map is not ours to change
+	for sk, data := range read {
+		got[sk] = data
 	}
 	for _, sk := range sks {
 		if data, ok := pre.lookup(sk); ok && data != nil {

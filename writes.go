@@ -147,11 +147,8 @@ func (p *pending) storeUnlessOvertaken(store func()) bool {
 // flight do not store, and callers that start after the write do not join
 // them (they compute anew). Call it before writing.
 func (c *Cache) overtake(sks ...string) {
-	for _, sk := range sks {
-		c.flights.forgetKey(sk)
-	}
 	c.writes.noted(sks...)
-	c.writes.overtake(sks...)
+	c.registry.overtakeKeys(sks...)
 }
 
 // overtakePrefix is overtake of every store key under prefix (Clear): the
