@@ -29,12 +29,13 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) error {
 	if err != nil {
 		return c.failed(opGetMany, keys[0], err)
 	}
+	pre := c.tagsOfMany(ctx, got)
 	kt, vt := m.Type().Key(), m.Type().Elem()
 	var errs []error
 	for i, sk := range sks {
 		data, ok := got[sk]
 		if ok {
-			if data, ok, err = c.readable(ctx, keys[i], data); err != nil {
+			if data, ok, err = c.readable(ctx, keys[i], data, pre); err != nil {
 				errs = append(errs, err)
 			}
 		}

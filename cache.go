@@ -175,7 +175,7 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 	case err != nil:
 		return false, c.failed(opGet, key, err)
 	}
-	data, ok, err := c.readable(ctx, key, data)
+	data, ok, err := c.readable(ctx, key, data, nil)
 	if err != nil {
 		return false, err
 	}
@@ -197,20 +197,14 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
 }
 
 // readable is readable(data) for a caller's read: false too for a value
-// that a tag invalidated, and an error when the store cannot say.
-func (c *Cache) readable(ctx context.Context, key string, data []byte) ([]byte, bool, error) {
-	if !envelope.Is(data) {
-		return data, true, nil
+// that a tag invalidated, and an error when the store cannot say. pre holds
+// tokens read already, if any.
+func (c *Cache) readable(ctx context.Context, key string, data []byte, pre *prefetched) ([]byte, bool, error) {
+	payload, tags, ok := readableEntry(data)
+	if !ok || len(tags) == 0 {
+		return payload, ok, nil
 	}
-	e, state := envelope.Classify(data, time.Now())
-	switch state {
-	case envelope.Foreign:
-		return data, true, nil
-	case envelope.Fresh:
-	default:
-		return nil, false, nil
-	}
-	hold, _, err := c.tagsHold(ctx, e.Tags, nil)
+	hold, _, err := c.tagsHold(ctx, tags, pre)
 	switch {
 	case err != nil:
 		return nil, false, c.failed(opGetMany, key, err)
@@ -218,23 +212,29 @@ func (c *Cache) readable(ctx context.Context, key string, data []byte) ([]byte, 
 		c.stats.invalidated.Add(1)
 		return nil, false, nil
 	}
-	return e.Payload, true, nil
+	return payload, true, nil
 }
 
 // readable returns the bytes to decode from what the store holds: the payload
 // of a fresh envelope (written by GetOrSet or Memoize), a raw value as it is,
 // and false for an expired or negative envelope.
 func readable(data []byte) ([]byte, bool) {
+	payload, _, ok := readableEntry(data)
+	return payload, ok
+}
+
+// readableEntry is readable, with the tags of a fresh envelope.
+func readableEntry(data []byte) ([]byte, []envelope.Tag, bool) {
 	if !envelope.Is(data) {
-		return data, true
+		return data, nil, true
 	}
 	switch e, state := envelope.Classify(data, time.Now()); state {
 	case envelope.Fresh:
-		return e.Payload, true
+		return e.Payload, e.Tags, true
 	case envelope.Foreign:
-		return data, true
+		return data, nil, true
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 // Has reports whether key holds a value. It does not count as a hit or miss.
@@ -250,7 +250,7 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 	case err != nil:
 		return false, c.failed(opGet, key, err)
 	}
-	_, ok, err := c.readable(ctx, key, data)
+	_, ok, err := c.readable(ctx, key, data, nil)
 	return ok, err
 }
 

@@ -177,7 +177,7 @@ type basis struct {
 // for stale-if-error. A value served that is to be refreshed (stale, or
 // fresh and due under refresh-ahead) says so.
 func (j *job[T]) lookup(ctx context.Context) lookedUp[T] {
-	if j.share && !j.mustValidate && j.cfg.beta == 0 { // refresh-ahead reads the entry's times
+	if j.share && !j.mustValidate && j.cfg.hitsShared() {
 		if v, writtenAt, ok := sharedHit[T](j.c, j.sk, j.codec, time.Now()); ok && j.accepts(v) {
 			j.c.stats.hits.Add(1)
 			return lookedUp[T]{done: true, res: result[T]{val: v, served: servedHit, writtenAt: writtenAt}}
@@ -625,17 +625,17 @@ func (j *job[T]) reread(ctx context.Context) (got computed[T], held heldLock, ok
 	} else if d, err := j.c.get(ctx, j.sk); err == nil {
 		data = d
 	}
-	got, ok = j.storedSince(ctx, data)
+	got, ok = j.storedSince(ctx, data, nil)
 	return got, held, ok
 }
 
 // storedSince reports whether data, read again before computing, is a value
 // stored since the caller's read that answers it: a fresh one (newer than
 // the one a refresh refreshes), or one written by Set.
-func (j *job[T]) storedSince(ctx context.Context, data []byte) (got computed[T], ok bool) {
+func (j *job[T]) storedSince(ctx context.Context, data []byte, pre *prefetched) (got computed[T], ok bool) {
 	e, state := envelope.Classify(data, time.Now())
 	if len(e.Tags) > 0 {
-		if hold, _, err := j.c.tagsHold(ctx, e.Tags, nil); err != nil || !hold {
+		if hold, _, err := j.c.tagsHold(ctx, e.Tags, pre); err != nil || !hold {
 			return got, false
 		}
 	}

@@ -71,7 +71,7 @@ func getOrSet[T any](ctx context.Context, c *Cache, sk, key string, ttl time.Dur
 		return zero, err
 	}
 	share := immutable[T]()
-	if share && cfg.beta == 0 { // the hit path, before anything is made for a computation (refresh-ahead reads the entry's times)
+	if share && cfg.hitsShared() { // the hit path, before anything is made for a computation
 		if v, _, ok := sharedHit[T](c, sk, c.codec, time.Now()); ok {
 			c.stats.hits.Add(1)
 			return v, nil
@@ -155,7 +155,7 @@ func memoize[K any, V any](c *Cache, name string, ttl time.Duration, encode func
 	mustTakeTTLOf[V](&cfg)
 	c = c.forFunction(name) // its counters: Cache.FunctionStats
 	prefix := escapeName(name) + ":"
-	if c.mem == nil || cfg.beta != 0 { // refresh-ahead reads the entry's times on every hit
+	if c.mem == nil || !cfg.hitsShared() {
 		idx = nil
 	}
 	return func(ctx context.Context, k K) (V, error) {

@@ -147,12 +147,13 @@ func (m *manyLoader[K, V]) read(ctx context.Context, items []*item[K, V], out ma
 		return nil, nil
 	}
 	data, storeDown := m.fetch(ctx, rest)
+	pre := m.c.tagsOfMany(ctx, data)
 	var refresh []*item[K, V]
 	now, draw := time.Now(), xfetchDraw() // one draw: ids computed together are refreshed together
 	for _, it := range rest {
 		it.j.draw = draw
 		if raw, ok := data[it.j.sk]; ok {
-			it.l = it.j.found(ctx, raw, now, nil)
+			it.l = it.j.found(ctx, raw, now, pre)
 		}
 		it.l.storeDown = storeDown
 		switch {
@@ -175,7 +176,7 @@ func (m *manyLoader[K, V]) read(ctx context.Context, items []*item[K, V], out ma
 // sharedHits serves the ids that the memory store holds decoded (values
 // of immutable types), and returns the others.
 func (m *manyLoader[K, V]) sharedHits(items []*item[K, V], out map[K]V) []*item[K, V] {
-	if !m.share || m.c.mem == nil || m.cfg.beta > 0 { // refresh-ahead reads the entries' times
+	if !m.share || m.c.mem == nil || !m.cfg.hitsShared() {
 		return items
 	}
 	rest := items[:0:0]

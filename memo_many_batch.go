@@ -152,9 +152,10 @@ func (b *batch[K, V]) reread() []*item[K, V] {
 	if err != nil {
 		return b.items
 	}
+	pre := b.m.c.tagsOfMany(ctx, data)
 	var todo []*item[K, V]
 	for _, it := range b.items {
-		if got, ok := it.j.storedSince(ctx, data[it.j.sk]); ok {
+		if got, ok := it.j.storedSince(ctx, data[it.j.sk], pre); ok {
 			it.got = got
 			continue
 		}

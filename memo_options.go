@@ -45,6 +45,11 @@ func newMemoConfig(opts []MemoOption) memoConfig {
 // staleWindow is how long after expiry an entry stays in the store.
 func (cfg *memoConfig) staleWindow() time.Duration { return max(cfg.swr, cfg.sie) }
 
+// hitsShared reports whether a hit may be served from a value decoded once
+// and shared (sharedHit, the memo index): not under refresh-ahead, which
+// reads the entry's times on every hit.
+func (cfg *memoConfig) hitsShared() bool { return cfg.beta == 0 }
+
 // StaleWhileRevalidate serves a value that expired less than d ago at once,
 // and refreshes it in the background; one refresh runs per key at a time.
 // It panics on d < 0. Default: 0 (an expired value is recomputed while the

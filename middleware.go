@@ -137,7 +137,7 @@ func (m *cachedHandler) serveCacheable(w http.ResponseWriter, r *http.Request) {
 	if m.cfg.shared {
 		q, directed = httpcache.ReadRequest(r)
 	}
-	fast := refusal == "" && !directed && m.cfg.memo.beta == 0 // refresh-ahead reads the entry's times: the engine's path
+	fast := refusal == "" && !directed && m.cfg.memo.hitsShared()
 	if fast && m.serveHit(w, r, key, sk) {
 		return
 	}

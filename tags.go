@@ -382,6 +382,41 @@ type prefetched struct {
 	got        map[string][]byte
 }
 
+// tagsOfMany reads in one round trip the tokens of every tag that the
+// entries of got carry, from a store across the network, so that checking N
+// tagged entries read together costs one more read, not N. It returns nil
+// when there is none to read, or when the read failed: each entry then reads
+// its own, and reports the failure as before.
+func (c *Cache) tagsOfMany(ctx context.Context, got map[string][]byte) *prefetched {
+	if c.local || c.near != nil {
+		return nil
+	}
+	pre := &prefetched{}
+	for _, data := range got {
+		e, ok := envelope.Parse(data)
+		if !ok {
+			continue
+		}
+		for _, t := range e.Tags {
+			if slices.Contains(pre.names, t.Name) {
+				continue
+			}
+			if sk, err := c.tagKey(t.Name); err == nil {
+				pre.names, pre.sks = append(pre.names, t.Name), append(pre.sks, sk)
+			}
+		}
+	}
+	if len(pre.sks) == 0 {
+		return nil
+	}
+	read, err := c.getMany(ctx, pre.sks)
+	if err != nil {
+		return nil
+	}
+	pre.got = read
+	return pre
+}
+
 // keyOf returns the store key of a tag that was read, or "".
 func (p *prefetched) keyOf(name string) string {
 	if p == nil {

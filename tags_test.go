@@ -616,3 +616,49 @@ func TestTagRoundTrips(t *testing.T) {
 	do(mux, "GET", "/items/2")
 	check("a miss after it", 1, 1)
 }
+
+// On a store across the network, a batch read of tagged entries (MemoizeMany,
+// GetMany) reads the tokens of their tags in one more round trip, not one
+// per entry.
+func TestTagRoundTripsOfBatches(t *testing.T) {
+	ctx := context.Background()
+	store := &countingStore{Store: newMemory(t)}
+	c := corral.New(store)
+	ids := make([]int, 50)
+	keys := make([]string, len(ids))
+	for i := range ids {
+		ids[i], keys[i] = i, fmt.Sprint("user:", i)
+	}
+	name := func(_ context.Context, id int) string { return fmt.Sprint("user ", id) }
+	load := corral.MemoizeMany(c, "users", time.Minute, func(ctx context.Context, ids []int) (map[int]string, error) {
+		out := make(map[int]string, len(ids))
+		for _, id := range ids {
+			out[id] = name(ctx, id)
+		}
+		return out, nil
+	}, corral.Tags("users", "people"))
+	if _, err := load(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		if _, err := corral.GetOrSet(ctx, c, k, time.Minute, func(ctx context.Context) (string, error) {
+			return name(ctx, ids[i]), nil
+		}, corral.Tags("users")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.gets.Store(0)
+	if got, err := load(ctx, ids); err != nil || len(got) != len(ids) {
+		t.Fatalf("MemoizeMany hit: %d values, %v", len(got), err)
+	}
+	if r := store.gets.Swap(0); r != 2 {
+		t.Fatalf("a MemoizeMany hit of %d tagged ids made %d reads; want 2 (the entries, then their tags)", len(ids), r)
+	}
+	var got map[string]string
+	if err := c.GetMany(ctx, keys, &got); err != nil || len(got) != len(keys) {
+		t.Fatalf("GetMany: %d values, %v", len(got), err)
+	}
+	if r := store.gets.Swap(0); r != 2 {
+		t.Fatalf("a GetMany of %d tagged keys made %d reads; want 2 (the entries, then their tags)", len(keys), r)
+	}
+}
