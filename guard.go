@@ -46,8 +46,9 @@ func (c *Cache) call(ctx context.Context, op StoreOp, sk string, fn func(ctx con
 		return fn(ctx)
 	}
 	if c.near != nil && op.changes() {
-		c.near.drop([]string{sk})       // reads in flight keep nothing
-		defer c.near.drop([]string{sk}) // nor do reads answered before the write landed
+		sks := []string{sk}
+		c.near.drop(sks)       // reads in flight keep nothing
+		defer c.near.drop(sks) // nor do reads answered before the write landed
 	}
 	ctx, end := c.startStoreCall(ctx, op)
 	defer func() { end(err) }()

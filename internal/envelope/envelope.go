@@ -240,7 +240,8 @@ func (e Entry) parseTags() (Entry, bool) {
 // of p, and returns it with the rest of p.
 func uvarint(p []byte, limit uint64) (uint64, []byte, bool) {
 	v, n := binary.Uvarint(p)
-	if n <= 0 || v > limit || n != len(binary.AppendUvarint(nil, v)) {
+	if n <= 0 || v > limit || n > 1 && p[n-1] == 0 { // a last byte of 0 after others: not minimal
+
 		return 0, nil, false
 	}
 	return v, p[n:], true
